@@ -45,3 +45,8 @@ class MeterLinkResponseError(MeterLinkError):
         """Store the status code the device or server gave."""
         super().__init__(message)
         self.status = status
+
+
+# Names of secrets, for MeterLinkAuthenticationError(secret=...): the UI says which one is wrong.
+SECRET_PASSWORD = "password"  # noqa: S105 - a name, not a password
+SECRET_KEY = "key"  # noqa: S105 - a name, not a key
