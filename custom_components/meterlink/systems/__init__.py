@@ -1,0 +1,16 @@
+"""The device types MeterLink supports; each is a package under ``systems/``.
+
+Adding a device type: a package with its ``MeterLinkSystem``, a flow mixin added to
+``MeterLinkConfigFlow``'s bases, and its strings. Nothing else changes.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Final
+
+from .dcs import DCS_SYSTEM
+
+if TYPE_CHECKING:
+    from .base import MeterLinkSystem
+
+SYSTEMS: Final[dict[str, MeterLinkSystem]] = {system.key: system for system in (DCS_SYSTEM,)}

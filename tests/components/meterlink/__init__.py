@@ -1,0 +1,1 @@
+"""MeterLink integration tests."""
