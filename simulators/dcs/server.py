@@ -136,6 +136,7 @@ class _Session:
 
     api: str  # "new" or "old"
     username: str
+    created: datetime
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -236,6 +237,7 @@ class DcsSimulator:
         gap_slots: Iterable[datetime] = (),
         resets: dict[int, datetime] | None = None,
         duration_key: str = "readingDuration",
+        session_ttl_s: float | None = None,
     ) -> None:
         """Build the site; nothing listens until ``start()``."""
         self._username = username
@@ -248,6 +250,7 @@ class DcsSimulator:
         self.private_enabled = private_enabled
         self.gzip = gzip
         self.duration_key = duration_key
+        self.session_ttl_s = session_ttl_s  # cookie expiry, measured on ``clock``
         self.faults = DcsFaults()
         self.stats = DcsStats()
         self.meters, self.virtual_meters = build_site(
@@ -588,6 +591,14 @@ class DcsSimulator:
         cookie_prefix = NEW_COOKIE_PREFIX if api == "new" else OLD_COOKIE_PREFIX
         token = next((v for k, v in request.cookies.items() if k.startswith(cookie_prefix)), None)
         session = self._sessions.get(token or "")
+        ttl = self.session_ttl_s
+        if (
+            session is not None
+            and ttl is not None
+            and self.clock() - session.created > timedelta(seconds=ttl)
+        ):
+            del self._sessions[token or ""]
+            session = None
         if session is None or session.api != api:
             return _details(401, "Missing, invalid or expired authentication token")
         faults = self.faults
@@ -749,7 +760,7 @@ class DcsSimulator:
             return None
         self.stats.logins += 1
         token = secrets.token_urlsafe(24)
-        self._sessions[token] = _Session(api=api, username=username)
+        self._sessions[token] = _Session(api=api, username=username, created=self.clock())
         return token
 
     def _cookie_path(self) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 import json
 from pathlib import Path
 import ssl
@@ -60,6 +61,18 @@ async def test_expire_after_k_requests_lands_mid_poll(
     assert sim.faults.expire_after is None
     await signin(http, sim)
     assert [(await get_json(http, sim.url + path))[0] for path in poll] == [200, 200, 200]
+
+
+async def test_session_ttl_follows_the_clock(http: aiohttp.ClientSession) -> None:
+    now = [NOW]
+    async with DcsSimulator(clock=lambda: now[0], session_ttl_s=600) as sim:
+        await signin(http, sim)
+        now[0] += timedelta(seconds=600)
+        assert (await get_json(http, f"{sim.url}/meters"))[0] == 200
+        now[0] += timedelta(seconds=1)
+        assert (await get_json(http, f"{sim.url}/meters"))[0] == 401
+        await signin(http, sim)
+        assert (await get_json(http, f"{sim.url}/meters"))[0] == 200
 
 
 async def test_429_with_retry_after(sim: DcsSimulator, http: aiohttp.ClientSession) -> None:
