@@ -53,7 +53,10 @@ ROLE = "Operator"  # §1 roles seen: Operator, Viewer
 LONDON = ZoneInfo("Europe/London")  # §3/§6 OLD API useLocalTime: UK GMT/BST
 CHUNK_BYTES = 64 * 1024
 MAX_PERIOD_COUNT = 10_000_000
-MALFORMED_ROW = '{"timestamp":"oops","value":}'
+MALFORMED_ROWS = {  # what ``malformed_next`` puts after the header, per API generation
+    "]}": '{"timestamp":"oops","value":}',
+    "]": '{"id":0,"startTime":"oops","totalValue":}',
+}
 _ID_RE = re.compile(r"^(r|vm)(\d+)$", re.IGNORECASE)
 _TIME_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,7})?(Z|[+-]\d{2}:\d{2})?$")
 _TRUE_FALSE = {"true": True, "false": False}
@@ -663,7 +666,7 @@ class DcsSimulator:
                 await response.write(data)
 
         if malformed:
-            await send(next(pieces) + MALFORMED_ROW + closing, final=True)
+            await send(next(pieces) + MALFORMED_ROWS[closing] + closing, final=True)
             await response.write_eof()
             return response
         if truncate:

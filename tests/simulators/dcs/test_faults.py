@@ -126,6 +126,15 @@ async def test_truncated_readings_close_the_connection(
     assert len(body["readings"]) == 3000
 
 
+async def test_truncated_gzip_readings() -> None:
+    async with DcsSimulator(clock=lambda: NOW, gzip=True) as sim, aiohttp.ClientSession() as http:
+        sim.faults.truncate_next = True
+        async with http.get(f"{sim.url}/public/readings", params=READINGS) as response:
+            assert response.headers["Content-Encoding"] == "gzip"
+            with pytest.raises(aiohttp.ClientPayloadError):
+                await response.read()
+
+
 async def test_truncated_old_api_readings(sim: DcsSimulator, http: aiohttp.ClientSession) -> None:
     await login_old(http, sim)
     sim.faults.truncate_next = True
@@ -147,6 +156,19 @@ async def test_malformed_next_response(
     with pytest.raises(json.JSONDecodeError):
         json.loads(text)
     assert (await get_json(http, sim.url + path, READINGS))[0] == 200
+
+
+async def test_malformed_old_api_readings(sim: DcsSimulator, http: aiohttp.ClientSession) -> None:
+    await login_old(http, sim)
+    sim.faults.malformed_next = True
+    async with http.get(
+        f"{sim.url}/api/registerReadings/list/", params={"registerId": "733", "start": "2024-01-01"}
+    ) as response:
+        text = await response.text()
+    assert text.startswith("[{")
+    assert text.endswith("]")
+    with pytest.raises(json.JSONDecodeError):
+        json.loads(text)
 
 
 async def test_nan_and_infinity_strings(sim: DcsSimulator, http: aiohttp.ClientSession) -> None:

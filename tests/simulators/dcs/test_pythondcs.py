@@ -170,6 +170,19 @@ async def test_retries_on_503_and_429(sim: DcsSimulator, web_api: Any) -> None:
     assert sim.stats.requests["/virtualMeters"] == 2
 
 
+async def test_tls_with_the_simulator_certificate_and_a_prefix() -> None:
+    async with DcsSimulator(clock=lambda: NOW, tls=True, prefix="/DCSWebApi") as sim:
+        api = await call(pythondcs.DcsWebApi, sim.url)  # no credentials: no request yet
+        api.s.verify = sim.cert_path  # fact sheet §9: the exposed requests.Session
+        api.s.trust_env = False  # else REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE override s.verify
+        await call(api.signin, USER, PASSWORD)
+        assert api.username == USER
+        result = await call(api.readings, "R760", startTime=JAN, periodCount=3)
+        assert len(result["readings"]) == 3
+        await call(api.signout)
+        api.s.close()
+
+
 async def test_gzip_streaming() -> None:
     async with DcsSimulator(clock=lambda: NOW, gzip=True) as sim:
         api = await call(pythondcs.DcsWebApi, sim.url, USER, PASSWORD)
