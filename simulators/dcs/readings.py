@@ -96,6 +96,8 @@ def iter_periods(
     """Yield (b0, b1) boundary pairs of the periods in [start, end) that hold readings."""
     first_b = max(DATA_START_B, boundary(start))
     last_b = min(now_b, boundary(end))
+    if last_b <= first_b:  # nothing stored in the span (also avoids stepping past year 9999)
+        return
     if period in _FIXED_SLOTS:
         width = _FIXED_SLOTS[period]
         b_start = boundary(start)
@@ -105,6 +107,13 @@ def iter_periods(
             yield b, b + width
         return
     cur = start.astimezone(zone)
+    if boundary(cur) < first_b:  # jump close to the first stored period instead of stepping
+        target = datetime.fromtimestamp(first_b * SLOT_S, zone)
+        if period == "month":
+            skip = (target.year - cur.year) * 12 + target.month - cur.month - 1
+        else:
+            skip = ((target.date() - cur.date()).days - 1) // (7 if period == "week" else 1)
+        cur = step(cur, period, max(0, skip))
     while True:
         nxt = step(cur, period, 1)
         b0, b1 = boundary(cur), boundary(nxt)

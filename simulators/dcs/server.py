@@ -183,6 +183,17 @@ def _parse_enum(query: dict[str, str], name: str, default: str, allowed: Iterabl
     return value
 
 
+def _int_param(query: dict[str, str], name: str, default: int) -> int:
+    """Parse a non-negative integer query parameter."""
+    raw = query.get(name)
+    if raw is None or raw == "":
+        return default
+    if not raw.isdecimal():
+        msg = f"{name} must be a non-negative integer, got {raw!r}"
+        raise BadRequestError(msg)
+    return int(raw)
+
+
 def _parse_new_time(query: dict[str, str], name: str) -> datetime | None:
     """Parse a NEW API UTC time ``yyyy-MM-ddTHH:mm:ss[.f]Z`` (naive = UTC, offsets converted)."""
     raw = query.get(name)
@@ -470,7 +481,7 @@ class DcsSimulator:
         if route is not None:
             return route, None
         for start, name in self._ID_ROUTES:
-            if low.startswith(start) and low[len(start) :].isdigit():
+            if low.startswith(start) and low[len(start) :].isdecimal():
                 handler = {
                     "/api/Meters/{id}": self._old_meters,
                     "/api/VirtualMeters/{id}": self._old_vms,
@@ -904,7 +915,7 @@ class DcsSimulator:
         raw = query.get("periodCount")
         if raw is None:
             return None
-        if not raw.isdigit() or not 0 < int(raw) <= MAX_PERIOD_COUNT:
+        if not raw.isdecimal() or not 0 < int(raw) <= MAX_PERIOD_COUNT:
             msg = f"periodCount must be an integer from 1 to {MAX_PERIOD_COUNT}, got {raw!r}"
             raise BadRequestError(msg)
         return int(raw)
@@ -993,7 +1004,7 @@ class DcsSimulator:
         """Validate OLD API reading parameters and stream the JSON array."""
         query = dict(request.query)
         raw_id = query.get(key, "")
-        if not raw_id.isdigit():
+        if not raw_id.isdecimal():
             msg = f"{key} must be an integer, got {raw_id!r}"
             raise BadRequestError(msg)
         source = self._source(kind, int(raw_id))
@@ -1006,10 +1017,35 @@ class DcsSimulator:
         interpolated = _parse_bool(query, "interpolated", default=False)
         src = _parse_enum(query, "source", "automatic", ("automatic", "manual", "merged"))
         raw_dp = query.get("decimalPlaces", "1")
-        if not raw_dp.isdigit() or int(raw_dp) > 15:
+        if not raw_dp.isdecimal() or int(raw_dp) > 15:
             msg = f"decimalPlaces must be an integer from 0 to 15, got {raw_dp!r}"
             raise BadRequestError(msg)
         zone: tzinfo = LONDON if local else UTC
+        try:
+            start, end = self._old_span(query, period, zone)
+        except (OverflowError, OSError, ValueError):
+            msg = "start/end lie outside the supported date range"
+            raise BadRequestError(msg) from None
+        if isinstance(source, SimVirtualMeter) or source.is_instantaneous:
+            calibrated = False
+        reading_query = self._query(
+            source,
+            period=period,
+            start=start,
+            end=end,
+            zone=zone,
+            calibrated=calibrated,
+            interpolated=interpolated,
+        )
+        body = old_api_body(
+            reading_query, decimal_places=int(raw_dp), local=local, manual=src == "manual"
+        )
+        return await self._stream(request, body, "]")
+
+    def _old_span(
+        self, query: dict[str, str], period: str, zone: tzinfo
+    ) -> tuple[datetime, datetime]:
+        """Return the OLD API [start, end): defaults, flooring and calendar alignment (§3)."""
         raw_start = query.get("start")
         start = (
             _parse_old_time(raw_start, "start", zone)
@@ -1031,21 +1067,7 @@ class DcsSimulator:
         if end <= start:
             msg = "end must be after start"
             raise BadRequestError(msg)
-        if isinstance(source, SimVirtualMeter) or source.is_instantaneous:
-            calibrated = False
-        reading_query = self._query(
-            source,
-            period=period,
-            start=start,
-            end=end,
-            zone=zone,
-            calibrated=calibrated,
-            interpolated=interpolated,
-        )
-        body = old_api_body(
-            reading_query, decimal_places=int(raw_dp), local=local, manual=src == "manual"
-        )
-        return await self._stream(request, body, "]")
+        return start, end
 
     def _group_json(self, group_id: int, query: dict[str, str], depth: int) -> dict[str, Any]:
         """Return one meter group (``/api/MeterGroups/{id}``) with its children."""
@@ -1120,13 +1142,13 @@ class DcsSimulator:
         """GET /api/CalibrationReadings/?registerId=&startIndex=&maxCount= (naive timestamps)."""
         query = dict(request.query)
         raw_id = query.get("registerId", "")
-        if not raw_id.isdigit():
+        if not raw_id.isdecimal():
             msg = f"registerId must be an integer, got {raw_id!r}"
             raise BadRequestError(msg)
         reg = self._source("r", int(raw_id))
         assert isinstance(reg, SimRegister)  # noqa: S101 - _source("r") returns registers
-        start_index = int(query.get("startIndex", "0") or 0)
-        max_count = int(query.get("maxCount", "2147483647") or 0)
+        start_index = _int_param(query, "startIndex", 0)
+        max_count = _int_param(query, "maxCount", 2**31 - 1)
         items: list[dict[str, Any]] = []
         if reg.calibration_b is not None:
             ts = datetime.fromtimestamp(reg.calibration_b * SLOT_S, UTC).replace(tzinfo=None)

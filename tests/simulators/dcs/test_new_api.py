@@ -439,6 +439,30 @@ async def test_readings_stop_at_now_and_before_2000(
     ]
 
 
+async def test_calendar_periods_from_long_before_the_data_start(
+    sim: DcsSimulator, http: aiohttp.ClientSession
+) -> None:
+    await signin(http, sim)
+    for period, start, count in (
+        ("day", "1990-01-01", 2),
+        ("week", "1900-01-01", 1),
+        ("month", "1000-01-01", 1),
+    ):
+        _, body = await get_json(
+            http,
+            f"{sim.url}/readings",
+            {
+                "id": "R733",
+                "startTime": f"{start}T00:00:00Z",
+                "endTime": "2000-02-07T00:00:00Z" if period == "week" else "2000-02-01T00:00:00Z",
+                "periodType": period,
+            },
+        )
+        stamps = [r["timestamp"] for r in body["readings"]]
+        assert stamps[0] >= "2000-01-01", period
+        assert len(stamps) >= count, period
+
+
 async def test_gaps_and_reset(http: aiohttp.ClientSession) -> None:
     gap = datetime(2024, 1, 1, 1, 0, tzinfo=UTC)
     reset = datetime(2024, 1, 1, 2, 0, tzinfo=UTC)
