@@ -17,7 +17,6 @@ from datetime import UTC, datetime, timedelta
 import gzip
 import json
 from pathlib import Path
-import re
 import sys
 import time
 
@@ -27,6 +26,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from simulators.dcs import DcsSimulator  # noqa: E402
+from simulators.dcs.process import DcsSimulatorProcess  # noqa: E402
 from simulators.dcs.readings import new_api_body  # noqa: E402
 
 YEAR_START = datetime(2024, 1, 1, tzinfo=UTC)
@@ -116,23 +116,9 @@ async def http_rate(
 
 async def main(registers: int) -> dict[str, float]:
     """Run the simulator subprocess and measure every mode."""
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "simulators.dcs",
-        "--port",
-        "0",
-        "--extra-meters",
-        str(registers),
-        "--gzip",
-        cwd=ROOT,
-        stdout=asyncio.subprocess.PIPE,
-    )
-    assert process.stdout is not None
-    line = (await asyncio.wait_for(process.stdout.readline(), timeout=30)).decode()
-    match = re.search(r"listening on (\S+) \(user (\S+)\)", line)
-    assert match, line
-    url = match.group(1)
+    proc = DcsSimulatorProcess("--extra-meters", str(registers), "--gzip")
+    await proc.start()
+    url = proc.url
     figures: dict[str, float] = {}
     try:
         async with aiohttp.ClientSession(
@@ -140,7 +126,7 @@ async def main(registers: int) -> dict[str, float]:
         ) as http:
             for path in ("/authentication/signin", "/api/account/login/"):
                 async with http.post(
-                    url + path, json={"username": match.group(2), "password": "demo-password"}
+                    url + path, json={"username": proc.username, "password": "demo-password"}
                 ) as response:
                     assert response.status == 200
             async with http.get(
@@ -155,8 +141,7 @@ async def main(registers: int) -> dict[str, float]:
                 figures[f"http_{mode}_mb_per_s"] = round(mbps, 1)
                 print(f"HTTP {mode:>8}: {rate:>12,.0f} rows/s  {mbps:6.1f} MB/s on the wire")
     finally:
-        process.terminate()
-        await process.wait()
+        await proc.stop()
     return figures
 
 

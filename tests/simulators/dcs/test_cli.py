@@ -6,9 +6,12 @@ import asyncio
 from pathlib import Path
 import re
 import signal
+import ssl
 import sys
 
 import aiohttp
+
+from simulators.dcs.process import DcsSimulatorProcess
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -56,3 +59,32 @@ async def test_cli_serves_until_sigterm() -> None:
             process.send_signal(signal.SIGTERM)
         assert await asyncio.wait_for(process.wait(), timeout=20) == 0
     assert await process.stdout.read() == b""
+
+
+async def test_process_helper_with_tls_and_hooks() -> None:
+    async with DcsSimulatorProcess("--tls", "--gzip", "--extra-meters", "2") as proc:
+        assert proc.url.startswith("https://127.0.0.1:")
+        assert proc.username == "demo"
+        assert proc.cert_path is not None
+        trusted = ssl.create_default_context(cafile=proc.cert_path)
+        async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
+            async with http.get(f"{proc.url}/public/meters", ssl=trusted) as response:
+                assert response.headers["Content-Encoding"] == "gzip"
+                assert len(await response.json()) == 6
+            assert (await proc.set_faults(fail_500=1, fail_status=503))["fail_500"] == 1
+            async with http.get(f"{proc.url}/public/meters", ssl=trusted) as response:
+                assert response.status == 503
+            await proc.set_credentials("ops", "s3cret")
+            login = {"username": "ops", "password": "s3cret"}
+            async with http.post(
+                f"{proc.url}/authentication/signin", json=login, ssl=trusted
+            ) as response:
+                assert response.status == 200
+            await proc.expire_sessions()
+            async with http.get(f"{proc.url}/meters", ssl=trusted) as response:
+                assert response.status == 401
+        stats = await proc.stats()
+        assert stats["requests"]["/public/meters"] == 2
+        assert stats["logins"] == 1
+    assert proc.url  # stopped cleanly; stop() is idempotent
+    await proc.stop()
