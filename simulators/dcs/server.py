@@ -1,10 +1,27 @@
 """aiohttp fake of a Coherent Research DCS server: NEW "DcsWebApi" API at the root, OLD API at /api.
 
-Facts come from /work/shared/docs/protocols/dcs.md (the fact sheet, cited as §n). Choices the
-fact sheet leaves open are documented where they are made; readings semantics are in
-``simulators.dcs.readings``. Every path is matched case-insensitively (IIS routing), with or
-without a trailing slash. Test hooks live under ``<prefix>/_sim/`` and are neither counted nor
-subject to faults.
+Facts come from the MeterLink DCS fact sheet (shared docs, protocols/dcs.md, cited as §n), which
+cites DcsPublicApiDescription.md, DCSApiDescription.md and pythondcs 1.1.1. Every path is
+matched case-insensitively (IIS routing), with or without a trailing slash. Test hooks live under
+``<prefix>/_sim/`` and are neither counted nor subject to faults. Readings semantics are in
+``simulators.dcs.readings``.
+
+Choices where the sources are silent (documented, so clients do not depend on more):
+
+* bad credentials -> 401 ``{"details"}`` on both APIs; unknown register / virtual meter id in a
+  readings query -> 400; unknown id on an OLD ``/api/<Thing>/{id}`` endpoint -> 404;
+* ``GET /status`` (shape undocumented) answers ``{"status", "appVersion", "serverTime",
+  "privateEndPointEnabled", "publicEndPointEnabled"}`` without authentication;
+* ``readingDuration`` is in minutes (0 for registers and instantaneous VMs; month = 43200);
+  ``duration_key="duration"`` switches to the key name of the spec sample;
+* injected 500s carry ``{"details"}``; injected 502/503/504 carry an HTML body, as a gateway;
+* sign-out (204) and OLD log-out (204) cancel the token and send an expired empty cookie;
+  sessions survive ``set_credentials``; they expire via ``expire_sessions()``,
+  ``faults.expire_after`` or ``session_ttl_s`` (measured on the injectable clock);
+* rate limiting is a fixed window per endpoint group ("private", "public", "old", "open");
+  ``Retry-After`` is an integer number of seconds (urllib3 cannot parse the spec's "3s");
+* ``stats.requests`` is keyed by canonical route name (e.g. ``/readings``,
+  ``/api/registerReadings/list``, ``/api/Meters/{id}``), whatever case the client used.
 """
 
 from __future__ import annotations
