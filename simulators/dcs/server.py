@@ -110,13 +110,34 @@ class DcsFaults:
     forbidden_ids: set[str] = field(default_factory=set)  # e.g. {"R735", "VM10"} -> 403
 
     def update(self, values: dict[str, Any]) -> None:
-        """Set the named fields from a JSON object (unknown names raise ``BadRequestError``)."""
+        """Set the named fields from a JSON object (unknown names or wrong types: 400)."""
         names = {f.name for f in fields(self)}
+        checked: dict[str, Any] = {}
         for key, value in values.items():
             if key not in names:
                 msg = f"unknown fault {key!r}; known: {sorted(names)}"
                 raise BadRequestError(msg)
-            setattr(self, key, {str(v).upper() for v in value} if key == "forbidden_ids" else value)
+            checked[key] = self._checked(key, value)
+        for key, value in checked.items():
+            setattr(self, key, value)
+
+    def _checked(self, key: str, value: Any) -> Any:
+        """Return ``value`` converted to the type of field ``key``, or raise BadRequestError."""
+        current = getattr(self, key)
+        number = isinstance(value, int | float) and not isinstance(value, bool)
+        if key == "forbidden_ids" and isinstance(value, list):
+            return {str(v).upper() for v in value}
+        if key == "expire_after" and (value is None or (number and value == int(value))):
+            return None if value is None else int(value)
+        if isinstance(current, bool) and isinstance(value, bool):
+            return value
+        if isinstance(current, int) and not isinstance(current, bool) and number:
+            if value == int(value):
+                return int(value)
+        elif isinstance(current, float) and number:
+            return float(value)
+        msg = f"fault {key!r} cannot be set to {value!r}"
+        raise BadRequestError(msg)
 
     def to_json(self) -> dict[str, Any]:
         """Return the faults as a JSON-ready dict."""
@@ -344,6 +365,10 @@ class DcsSimulator:
 
     def register_total(self, register_id: int, ts: datetime, calibrated: bool = False) -> float:
         """Ground truth: the total of a cumulative register at a half-hour boundary ``ts``."""
+        seconds = ts.timestamp()
+        if seconds % SLOT_S:
+            msg = f"{ts.isoformat()} is not a half-hour boundary"
+            raise ValueError(msg)
         return self.registers[register_id].total(boundary(ts), calibrated)
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> None:

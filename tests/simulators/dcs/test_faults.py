@@ -253,6 +253,14 @@ async def test_sim_hooks_over_http(sim: DcsSimulator, http: aiohttp.ClientSessio
         assert r.status == 400
     async with http.post(f"{sim.url}/_sim/faults", json=[1]) as r:
         assert r.status == 400
+    for bad in ({"fail_500": "2"}, {"truncate_next": 1}, {"delay_s": True}, {"expire_after": 1.5}):
+        async with http.post(f"{sim.url}/_sim/faults", json={"fail_500": 3, **bad}) as r:
+            assert r.status == 400, bad
+    assert sim.faults.fail_500 == 0  # a rejected update changes nothing
+    async with http.post(
+        f"{sim.url}/_sim/faults", json={"delay_s": 0, "expire_after": None, "nan_values": False}
+    ) as r:
+        assert r.status == 200
     async with http.post(f"{sim.url}/_sim/faults", json={"forbidden_ids": ["vm9"]}) as r:
         assert r.status == 200
     assert sim.faults.forbidden_ids == {"VM9"}

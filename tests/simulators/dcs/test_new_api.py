@@ -550,6 +550,14 @@ async def test_gzip_only_when_enabled_and_accepted() -> None:
         assert "Content-Encoding" not in response.headers
 
 
+def test_register_total_needs_a_boundary() -> None:
+    sim = DcsSimulator()
+    ts = datetime(2024, 1, 1, 0, 30, tzinfo=UTC)
+    assert sim.register_total(733, ts) < sim.register_total(733, ts + timedelta(minutes=30))
+    with pytest.raises(ValueError, match="half-hour boundary"):
+        sim.register_total(733, ts + timedelta(minutes=1))
+
+
 async def test_duration_key_option(http: aiohttp.ClientSession) -> None:
     async with DcsSimulator(clock=lambda: NOW, duration_key="duration") as sim:
         _, body = await get_json(
