@@ -7,11 +7,13 @@ import gzip
 from itertools import pairwise
 import json
 import time
+import tracemalloc
 
 import aiohttp
 import pytest
 
 from simulators.dcs import DcsSimulator
+from simulators.dcs.readings import new_api_body
 
 from .conftest import NOW, PASSWORD, USER, get_json, iso, signin
 
@@ -567,3 +569,27 @@ async def test_duration_key_option(http: aiohttp.ClientSession) -> None:
         )
     assert body["duration"] == 0
     assert "readingDuration" not in body
+
+
+def test_readings_are_generated_lazily() -> None:
+    sim = DcsSimulator(clock=lambda: NOW)
+    peaks = {}
+    for years in (1, 4):
+        query = sim._query(
+            sim.registers[733],
+            period="halfhour",
+            start=datetime(2025 - years, 1, 1, tzinfo=UTC),
+            end=datetime(2025, 1, 1, tzinfo=UTC),
+            zone=UTC,
+            calibrated=True,
+            interpolated=True,
+        )
+        tracemalloc.start()
+        try:
+            size = sum(len(piece) for piece in new_api_body(query, complete=True, duration_key="d"))
+            peaks[years] = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+        assert size > years * 17_000 * 80
+    assert peaks[4] < 1.5 * peaks[1]
+    assert peaks[4] < 2_000_000  # a few 64 KiB chunks, never the whole body
