@@ -64,11 +64,6 @@ def boundary(ts: datetime) -> int:
     return int(ts.timestamp()) // SLOT_S
 
 
-def boundary_time(b: int) -> datetime:
-    """Return the aware UTC datetime of a half-hour boundary index."""
-    return datetime.fromtimestamp(b * SLOT_S, UTC)
-
-
 @dataclass(kw_only=True, slots=True)
 class SimRegister:
     """One register of a simulated meter, with its deterministic value curve."""
