@@ -381,7 +381,10 @@ class DcsSimulator:
             cert, key = write_self_signed(self._tmpdir, host)
             self.cert_path = str(cert)
             ssl_context = server_context(cert, key)
-        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
+        # handler_cancellation: a client that gives up (timeout) must not leave a handler behind
+        self._runner = web.AppRunner(
+            app, access_log=None, shutdown_timeout=1.0, handler_cancellation=True
+        )
         await self._runner.setup()
         site = web.TCPSite(self._runner, host, port, ssl_context=ssl_context)
         await site.start()

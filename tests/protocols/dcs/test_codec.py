@@ -399,3 +399,48 @@ def test_error_details() -> None:
     assert error_details(b'{"details": "Invalid id"}') == "Invalid id"
     assert error_details(b"<html>boom</html>") == "<html>boom</html>"
     assert error_details(b"[1]") == "[1]"
+
+
+def test_bulk_path_long_compact_runs() -> None:
+    rows_in = std_rows(500)
+    for size in (97, 4096, 1 << 16):
+        rows = decode("web_standard", web_body(rows_in), size)
+        assert [r.total for r in rows] == [r["value"] for r in rows_in]
+        assert [int(r.status) for r in rows] == [r["status"] for r in rows_in]
+
+
+def test_bulk_path_rejects_garbage_between_rows() -> None:
+    body = web_body(std_rows(50)).replace(b"},{", b"},42,{", 1)
+    with pytest.raises(DcsMalformedResponseError):
+        decode("web_standard", body, 1 << 16)
+
+
+def test_bulk_path_handles_non_numbers_inside_a_run() -> None:
+    rows_in = std_rows(50)
+    rows_in[20]["value"] = "NaN"
+    rows_in[30]["value"] = None
+    rows = decode("web_standard", web_body(rows_in), 1 << 16)
+    assert rows[20].total is None
+    assert rows[30].total is None
+    assert rows[31].total == rows_in[31]["value"]
+
+
+def test_bulk_path_v3_and_virtual_meters() -> None:
+    rows_in = [
+        {
+            "id": i,
+            "startTime": format_utc(T0 + timedelta(minutes=30 * i)),
+            "duration": 30,
+            "totalValue": 0,
+            "periodValue": 1.25 + i,
+            "isGenerated": False,
+            "isInterpolated": i % 7 == 0,
+        }
+        for i in range(100)
+    ]
+    body = json.dumps(rows_in, separators=(",", ":")).encode()
+    rows = decode("v3", body, 1 << 16)
+    assert len(rows) == 100
+    assert rows[7].status == DcsStatus.INTERPOLATED
+    vm_rows = decode("v3", body, 1 << 16, value_field="period", virtual_meter=True)
+    assert vm_rows[3] == DcsReading(T0 + timedelta(minutes=90), None, 4.25, DcsStatus.NONE)

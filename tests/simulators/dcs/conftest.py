@@ -17,15 +17,6 @@ NOW = datetime(2025, 1, 1, 0, 10, tzinfo=UTC)  # the simulators' fixed "now"
 USER, PASSWORD = "demo", "demo-password"
 
 
-@pytest.fixture(autouse=True)
-def _loopback_sockets(socket_enabled: None) -> None:
-    """Re-enable socket creation after the HA plugin's own setup hook disabled it.
-
-    The HA plugin's ``pytest_runtest_setup`` runs after pytest-socket's, so the ``enable_socket``
-    marker alone is undone; fixtures run later. Connections stay limited to 127.0.0.1.
-    """
-
-
 @pytest.fixture
 async def sim() -> AsyncIterator[DcsSimulator]:
     """A started simulator with the default site and a fixed clock."""

@@ -67,7 +67,7 @@ if TYPE_CHECKING:
 
     from ..capture import FrameCallback
 
-CHUNK_SIZE: Final = 1 << 16
+CHUNK_SIZE: Final = 1 << 14  # ~170 rows: batches (and peak memory) stay small
 CAPTURE_BODY: Final = 512
 MASK: Final = "***"
 _COOKIE_PREFIX: Final = "COHERENT-DCS"  # COHERENT-DCS-API... (web API), COHERENT-DCSV3... (v3)
@@ -382,22 +382,31 @@ class DcsClient:
                     use_local_time=use_local_time,
                     source=source,
                 )
-                layout, value_field = "v3", "total"
+                layout = "v3"
+                value_field = "total" if target.kind == "register" or instantaneous else "period"
                 path = (
                     "/api/registerReadings/list/"
                     if target.kind == "register"
                     else "/api/VirtualMeterReadings/list/"
                 )
             async with contextlib.aclosing(
-                self._stream(path, params, layout, value_field)
+                self._stream(
+                    path, params, layout, value_field, virtual=target.kind == "virtual_meter"
+                )
             ) as stream:
                 async for batch in stream:
                     yield batch
 
     async def _stream(
-        self, path: str, params: dict[str, str], layout: Layout, value_field: ValueField
+        self,
+        path: str,
+        params: dict[str, str],
+        layout: Layout,
+        value_field: ValueField,
+        *,
+        virtual: bool,
     ) -> AsyncGenerator[list[DcsReading]]:
-        decoder = DcsReadingsDecoder(layout, value_field=value_field)
+        decoder = DcsReadingsDecoder(layout, value_field=value_field, virtual_meter=virtual)
         async with self._lock:
             response = await self._send_locked("GET", path, params=params, auth=True)
             try:
@@ -580,6 +589,8 @@ class DcsClient:
                     ssl=self._ssl(),
                     timeout=timeout,
                     allow_redirects=False,
+                    # bounded read-ahead: a year of readings never piles up in memory
+                    read_bufsize=CHUNK_SIZE,
                 )
         except TimeoutError as err:
             raise self._timeout_error() from err

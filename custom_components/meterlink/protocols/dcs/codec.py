@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import codecs
 from datetime import UTC, date, datetime
+from itertools import chain
 import json
 import math
 import re
@@ -337,6 +338,35 @@ _V3_ROW: Final = re.compile(
 )
 _WS: Final = re.compile(_S)
 
+# Bulk path: runs of rows in the servers' exact compact layout (no spaces), each followed by a
+# comma. ``findall`` extracts them in one call; a length check proves the rows were contiguous
+# (every byte of the run is accounted for), otherwise the exact per-row path takes over.
+_CNUM = r'(-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?|null|"[^"\\,]*")'
+_BULK: Final[dict[str, tuple[re.Pattern[str], int]]] = {
+    "web_standard": (
+        re.compile(rf'\{{"timestamp":"([^"\\]+)","value":{_CNUM},"status":(\d+)\}},'),
+        len('{"timestamp":"","value":,"status":},'),
+    ),
+    "web_complete": (
+        re.compile(
+            rf'\{{"timestamp":"([^"\\]+)","totalValue":{_CNUM},"periodValue":{_CNUM},'
+            rf'"status":(\d+)\}},'
+        ),
+        len('{"timestamp":"","totalValue":,"periodValue":,"status":},'),
+    ),
+    "v3": (
+        re.compile(
+            rf'\{{"id":(-?\d+),"startTime":"([^"\\]+)","duration":(\d+),"totalValue":{_CNUM},'
+            rf'"periodValue":{_CNUM},"isGenerated":(true|false),"isInterpolated":(true|false)\}},'
+        ),
+        len(
+            '{"id":,"startTime":"","duration":,"totalValue":,"periodValue":,'
+            '"isGenerated":,"isInterpolated":},'
+        ),
+    ),
+}
+_MIN_BULK: Final = 8  # below this many rows the per-row path is as fast
+
 type Layout = Literal["web_standard", "web_complete", "v3"]
 type ValueField = Literal["total", "period"]
 
@@ -355,10 +385,18 @@ class DcsReadingsDecoder:
     ``feed()`` returns the readings a chunk completed; ``close()`` checks the document ended.
     """
 
-    def __init__(self, layout: Layout, *, value_field: ValueField = "total") -> None:
-        """Prepare for a new response body."""
+    def __init__(
+        self, layout: Layout, *, value_field: ValueField = "total", virtual_meter: bool = False
+    ) -> None:
+        """Prepare for a new response body.
+
+        On the v3 API a virtual meter's ``totalValue`` is always 0 and its value is in
+        ``periodValue`` (DCSApiDescription.md); with ``virtual_meter`` that value is moved to
+        the field ``value_field`` names, as on the web API.
+        """
         self._layout: Layout = layout
         self._value_field: ValueField = value_field
+        self._v3_vm = virtual_meter and layout == "v3"
         self._text = codecs.getincrementaldecoder("utf-8")()
         self._buf = ""
         self._state = _START
@@ -537,22 +575,37 @@ class DcsReadingsDecoder:
             if probe < end and buf[probe] == "]" and self.rows == 0 and rows == 0:
                 return probe + 1, after
             while True:
+                if not self._v3_vm:
+                    pos = self._bulk(buf, pos, out)
                 m = match(buf, pos)
                 if m is not None:
+                    total: float | None
+                    period: float | None
                     groups = m.groups()
-                    if layout == "web_standard":
-                        ts, raw, status, sep = groups
-                        value = _num(raw)
-                        total, period = (value, None) if value_is_total else (None, value)
-                        flags = statuses.get(int(status)) or DcsStatus(int(status) & 7)
-                    elif layout == "web_complete":
+                    if layout == "web_complete":
                         ts, raw_total, raw_period, status, sep = groups
-                        total, period = _num(raw_total), _num(raw_period)
-                        flags = statuses.get(int(status)) or DcsStatus(int(status) & 7)
+                        try:
+                            total, period = float(raw_total), float(raw_period)
+                        except ValueError:
+                            total, period = _num(raw_total), _num(raw_period)
+                        flags = statuses[int(status) & 7]
+                    elif layout == "web_standard":
+                        ts, raw, status, sep = groups
+                        try:
+                            value: float | None = float(raw)
+                        except ValueError:
+                            value = _num(raw)
+                        total, period = (value, None) if value_is_total else (None, value)
+                        flags = statuses[int(status) & 7]
                     else:
                         ts, raw_total, raw_period, generated, interpolated, sep = groups
-                        total, period = _num(raw_total), _num(raw_period)
+                        try:
+                            total, period = float(raw_total), float(raw_period)
+                        except ValueError:
+                            total, period = _num(raw_total), _num(raw_period)
                         flags = statuses[(generated == "true") * 4 + (interpolated == "true") * 1]
+                        if self._v3_vm:
+                            total, period = (period, None) if value_is_total else (None, period)
                     stamp = fromiso(ts)
                     if stamp.tzinfo is None:
                         stamp = stamp.replace(tzinfo=UTC)
@@ -594,6 +647,59 @@ class DcsReadingsDecoder:
         finally:
             self.rows += rows
 
+    def _bulk(self, buf: str, pos: int, out: list[DcsReading]) -> int:
+        """Decode a run of compact rows at ``pos`` in one go; return where the run ends.
+
+        Returns ``pos`` unchanged when there is no such run, or when anything in it is not
+        plain (strings for values, nulls, other spacing): the per-row path handles those.
+        """
+        stop = buf.rfind("},", pos) + 2
+        if stop - pos < _MIN_BULK * 60:
+            return pos
+        pattern, fixed = _BULK[self._layout]
+        found = pattern.findall(buf, pos, stop)
+        if len(found) < _MIN_BULK:
+            return pos
+        # contiguity: the constant text of each row plus every captured part must fill the run
+        if fixed * len(found) + len("".join(chain.from_iterable(found))) != stop - pos:
+            return pos
+        fromiso = datetime.fromisoformat
+        statuses = _STATUS_CACHE
+        try:
+            if self._layout == "web_complete":
+                rows = [
+                    DcsReading(fromiso(ts), float(t), float(p), statuses[int(st) & 7])
+                    for ts, t, p, st in found
+                ]
+            elif self._layout == "web_standard":
+                if self._value_field == "total":
+                    rows = [
+                        DcsReading(fromiso(ts), float(v), None, statuses[int(st) & 7])
+                        for ts, v, st in found
+                    ]
+                else:
+                    rows = [
+                        DcsReading(fromiso(ts), None, float(v), statuses[int(st) & 7])
+                        for ts, v, st in found
+                    ]
+            else:
+                rows = [
+                    DcsReading(
+                        fromiso(ts),
+                        float(t),
+                        float(p),
+                        statuses[(g == "true") * 4 + (i == "true")],
+                    )
+                    for _id, ts, _dur, t, p, g, i in found
+                ]
+        except ValueError:
+            return pos  # a "NaN", a null, a bad timestamp: let the exact path decide
+        if rows[0].timestamp.tzinfo is None:
+            rows = [r._replace(timestamp=r.timestamp.replace(tzinfo=UTC)) for r in rows]
+        out.extend(rows)
+        self.rows += len(rows)
+        return stop
+
     def _slow_row(self, obj: Any, buf: str, pos: int) -> DcsReading:
         if not isinstance(obj, dict):
             raise _malformed("reading is not an object", buf, pos)
@@ -614,9 +720,10 @@ class DcsReadingsDecoder:
             if self._value_field == "total":
                 return DcsReading(stamp, value, None, flags)
             return DcsReading(stamp, None, value, flags)
-        return DcsReading(
-            stamp, _num_obj(obj.get("totalValue")), _num_obj(obj.get("periodValue")), flags
-        )
+        total, period = _num_obj(obj.get("totalValue")), _num_obj(obj.get("periodValue"))
+        if self._v3_vm:
+            total, period = (period, None) if self._value_field == "total" else (None, period)
+        return DcsReading(stamp, total, period, flags)
 
 
 def _num(raw: str) -> float | None:

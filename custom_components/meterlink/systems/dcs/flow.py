@@ -69,6 +69,10 @@ class DcsServerView:
     virtual_meters: list[DcsVirtualMeter] = field(default_factory=list)
 
 
+# A person is waiting on the form: give up sooner than the polling client does.
+PROBE_TIMEOUT = 15.0
+
+
 async def async_probe(data: Mapping[str, Any]) -> DcsServerView:
     """Log in with ``data`` and list the meters; raise a DcsError on failure.
 
@@ -80,6 +84,7 @@ async def async_probe(data: Mapping[str, Any]) -> DcsServerView:
         password=data.get(CONF_PASSWORD) or None,
         api=DcsApi(data.get(CONF_API, DcsApi.AUTO)),
         verify_ssl=bool(data.get(CONF_VERIFY_SSL, True)),
+        request_timeout=PROBE_TIMEOUT,
     )
     try:
         await client.login()

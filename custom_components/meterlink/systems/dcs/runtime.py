@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import aiohttp
 from homeassistant.const import CONF_SCAN_INTERVAL, Platform
-from homeassistant.helpers import issue_registry as ir
+from homeassistant.helpers import device_registry as dr, issue_registry as ir
 from homeassistant.helpers.aiohttp_client import async_create_clientsession
 from homeassistant.helpers.device_registry import DeviceInfo
 from homeassistant.util import dt as dt_util
@@ -109,7 +109,7 @@ class DcsCoordinator(MeterLinkCoordinator[DcsData]):
         """Set up polling at the entry's interval."""
         seconds = entry.options.get(CONF_SCAN_INTERVAL)
         interval = timedelta(seconds=seconds) if seconds else DEFAULT_SCAN_INTERVAL
-        super().__init__(hass, entry, name=f"DCS {entry.title}", update_interval=interval)
+        super().__init__(hass, entry, name=entry.title, update_interval=interval)
         self.runtime = runtime
 
     async def _async_setup(self) -> None:
@@ -385,6 +385,8 @@ async def async_setup_dcs_entry(hass: HomeAssistant, entry: MeterLinkConfigEntry
     except Exception:
         await runtime.client.close()
         raise
+    # The server's own device is registered here once; meter devices point to it (via_device).
+    dr.async_get(hass).async_get_or_create(config_entry_id=entry.entry_id, **runtime.server_device)
     runtime.importer = DcsStatisticsImporter(hass, runtime)
     runtime.schedule_import()
     return runtime
