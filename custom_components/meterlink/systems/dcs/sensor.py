@@ -53,7 +53,8 @@ class DcsTargetSensor(MeterLinkEntity[DcsCoordinator], RestoreSensor):
         self._info = info
         virtual = info.virtual_meter is not None
         unit = dcs_unit(info.unit, instantaneous=info.is_instantaneous, name=info.name)
-        self._attr_name = info.name
+        # a virtual meter's device is named after it: its one sensor takes the device's name
+        self._attr_name = None if virtual else info.name
         self._attr_native_unit_of_measurement = unit.unit
         self._attr_device_class = unit.device_class
         self._attr_state_class = state_class(instantaneous=info.is_instantaneous, virtual=virtual)
