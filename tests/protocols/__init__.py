@@ -1,0 +1,1 @@
+"""Tests of MeterLink's protocol libraries."""
