@@ -161,13 +161,11 @@ class EkmSimBus:
     def _read(self, request: codec.EkmReadRequest) -> tuple[bytes, float]:
         """Answer a read from the addressed meter, applying any injected fault."""
         meter = self.meters.get(request.address)
-        self.selected, self.authorized = (request.address if meter else None), False
+        self.selected, self.authorized = None, False
         self._record(BusEvent("read", request.address, request.block.value))
-        if meter is None:
-            return b"", 0.0
-        v3 = meter.version is EkmVersion.V3
-        if v3 != (request.block is EkmBlock.V3):
-            return b"", 0.0
+        if meter is None or (meter.version is EkmVersion.V3) != (request.block is EkmBlock.V3):
+            return b"", 0.0  # nobody answers, nobody listens for commands
+        self.selected = request.address
         frame = meter.block(request.block)
         inj = self._take_fault(request.address)
         if inj is None:
