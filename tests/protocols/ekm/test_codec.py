@@ -225,7 +225,7 @@ def test_to_ekm_dict_uses_ekm_names() -> None:
     d = codec.to_ekm_dict(samples.v4_b())
     assert d["Cos_Theta_Ln_1"] == "C087"
     assert d["CF_Ratio"] == 800
-    assert d["Meter_Time"] == "24052903112724"
+    assert d["Meter_Time"] == "24052904112724"  # the seed meter's own string
     assert set(codec.to_ekm_dict(samples.v3())) >= {"Meter_Status_Code", "CT_Ratio"}
 
 
@@ -309,7 +309,7 @@ def test_setter_frames() -> None:
         (codec.max_demand_reset_now_write(), "0040", "000000"),
         (codec.max_demand_period_write(EkmMaxDemandPeriod.MINUTES_60), "0050", "3"),
         (codec.max_demand_reset_write(EkmMaxDemandReset.HOURLY), "00D5", "4"),
-        (codec.time_write(WHEN), "0060", "24052903041127"),
+        (codec.time_write(WHEN), "0060", "24052904041127"),
         (codec.ct_ratio_write(200), "00D0", "0200"),
         (codec.lcd_items_write([1, 2, 51]), "00D2", "010251" + "00" * 37),
         (codec.zero_resettable_write(), "00D3", ""),

@@ -280,8 +280,14 @@ def max_demand_reset_write(interval: EkmMaxDemandReset | int) -> EkmWrite:
 
 
 def meter_weekday(when: dt.date) -> int:
-    """Weekday digit written with a time: ISO 1=Mon..7=Sun, as ekmmeters ``setTime`` sends."""
-    return when.isoweekday()
+    """Weekday digit of ``Meter_Time``: 1 = Sunday .. 7 = Saturday.
+
+    Every real meter time seen agrees: 2014-03-08 (Sat) reads WW=07 (forum t=3303 capture),
+    2018-09-11 (Tue) WW=03 (forum t=5181 capture), 2024-05-29 (Wed) WW=04 (seed), and EKM's
+    v3 parsing PDF shows Thursday 2011-02-17 as WW=05 (forum t=3752). ekmmeters ``setTime``
+    writes ISO weekdays (1 = Monday) instead, one day off.
+    """
+    return when.isoweekday() % 7 + 1
 
 
 def time_write(when: dt.datetime) -> EkmWrite:
