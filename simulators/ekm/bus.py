@@ -163,7 +163,9 @@ class EkmSimBus:
         meter = self.meters.get(request.address)
         self.selected, self.authorized = None, False
         self._record(BusEvent("read", request.address, request.block.value))
-        if meter is None or (meter.version is EkmVersion.V3) != (request.block is EkmBlock.V3):
+        if request.address == codec.ANY_SINGLE_METER:
+            return self._read_any(request.block)
+        if meter is None or not self._speaks(meter, request.block):
             return b"", 0.0  # nobody answers, nobody listens for commands
         self.selected = request.address
         frame = meter.block(request.block)
@@ -172,6 +174,24 @@ class EkmSimBus:
             return frame, 0.0
         self._record(BusEvent("fault", request.address, inj.fault.value))
         return self._apply(inj, frame, meter)
+
+    @staticmethod
+    def _speaks(meter: SimMeter, block: EkmBlock) -> bool:
+        """Whether ``meter`` answers a read of ``block`` (v3 meters only v3 reads)."""
+        return (meter.version is EkmVersion.V3) == (block is EkmBlock.V3)
+
+    def _read_any(self, block: EkmBlock) -> tuple[bytes, float]:
+        """Address 999999999999: every meter answers; more than one garble each other."""
+        frames = [m.block(block) for m in self.meters.values() if self._speaks(m, block)]
+        if not frames:
+            return b"", 0.0
+        if len(frames) == 1:
+            self.selected = next(a for a, m in self.meters.items() if self._speaks(m, block))
+            return frames[0], 0.0
+        mixed = bytes(0x7F for _ in frames[0])
+        for frame in frames:  # wired-AND of idle-high drivers
+            mixed = bytes(a & b for a, b in zip(mixed, frame, strict=True))
+        return mixed, 0.0
 
     def _apply(self, inj: _Injection, frame: bytes, meter: SimMeter) -> tuple[bytes, float]:
         """Damage ``frame`` as the fault says."""

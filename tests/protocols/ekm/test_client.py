@@ -32,6 +32,7 @@ from custom_components.meterlink.protocols.ekm.models import (
     EkmRelayState,
     EkmV3Reading,
     EkmV4Reading,
+    EkmVersion,
 )
 from simulators.ekm.bus import BusEvent, EkmSimBus, Fault
 
@@ -468,3 +469,29 @@ def test_bus_event_is_frozen() -> None:
     event = BusEvent("read", V4_1, "a")
     with pytest.raises(AttributeError):
         event.kind = "x"  # type: ignore[misc]
+
+
+async def test_probe_finds_versions(tcp_bus: EkmBus) -> None:
+    assert await tcp_bus.probe(V4_1) is EkmVersion.V4
+    assert await tcp_bus.probe(20870) is EkmVersion.V3
+    with pytest.raises(EkmTimeoutError, match="neither"):
+        await tcp_bus.probe(5)
+
+
+async def test_single_meter_address(clock: FakeClock) -> None:
+    from simulators.ekm.meter import SimMeter  # noqa: PLC0415
+
+    lone = EkmSimBus([SimMeter(address=V4_2, clock=clock)], baudrate=FAST, turnaround=0.002)
+    port = await lone.start_tcp()
+    try:
+        async with EkmBus(port=f"127.0.0.1:{port}", baudrate=FAST, turnaround=TURNAROUND) as bus:
+            reading = await bus.read_single_meter()
+    finally:
+        await lone.close()
+    assert isinstance(reading, EkmV4Reading)
+    assert reading.a.address == V4_2
+
+
+async def test_single_meter_address_with_several_meters(tcp_bus: EkmBus) -> None:
+    with pytest.raises(EkmCrcError):
+        await tcp_bus.read_single_meter(4)

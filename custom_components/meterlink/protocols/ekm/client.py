@@ -403,7 +403,12 @@ class EkmBus:
                 event = await self._exchange(request, "block", what)
                 assert isinstance(event, codec.EkmBlockFrame)  # noqa: S101 - expect_block
                 scale = self._kwh_scale.get(address, 1) if block is EkmBlock.V4_B else None
-                reading = codec.decode_block(event.raw, block, address=address, kwh_scale=scale)
+                reading = codec.decode_block(
+                    event.raw,
+                    block,
+                    address=None if address == codec.ANY_SINGLE_METER else address,
+                    kwh_scale=scale,
+                )
             except (EkmProtocolError, EkmAddressMismatchError) as err:
                 if attempt == 2:  # noqa: PLR2004
                     raise
@@ -447,6 +452,28 @@ class EkmBus:
             finally:
                 if self.end_session_after_read:
                     self._end_session()
+
+    async def probe(self, address: int | str) -> EkmVersion:
+        """Find a meter's version: a v4 A read first, then a v3 read; raise if neither answers."""
+        addr = codec.normalize_address(address)
+        for version in (EkmVersion.V4, EkmVersion.V3):
+            try:
+                await self.read(addr, version, include_b=False)
+            except EkmTimeoutError:
+                continue
+            return version
+        msg = f"meter {addr} answers neither a v4 nor a v3 read"
+        raise EkmTimeoutError(msg)
+
+    async def read_single_meter(
+        self, version: int | str | EkmVersion = EkmVersion.V4
+    ) -> EkmReading:
+        """Read whichever meter is alone on the bus via address 999999999999 (forum t=5).
+
+        The answer carries the meter's real address; with several meters on the bus they all
+        answer at once and the read fails with a CRC error.
+        """
+        return await self.read(codec.ANY_SINGLE_METER, version, include_b=False)
 
     async def read_time(
         self, address: int | str, version: int | str | EkmVersion = EkmVersion.V4

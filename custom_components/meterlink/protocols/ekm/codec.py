@@ -52,6 +52,8 @@ BLOCK_TRAILER: Final = b"!\r\n\x03"
 # Default meter password (fact sheet §5.1).
 DEFAULT_PASSWORD: Final = "00000000"  # noqa: S105 - EKM factory default
 ADDRESS_LENGTH: Final = 12
+# Answered by a meter that is alone on the bus, with its real address (EKM, forum t=5).
+ANY_SINGLE_METER: Final = "999999999999"
 # Longest frame a meter is ever sent: LCD write = 3 + 4 + 82 + 1 + 2 (fact sheet §5.2).
 MAX_COMMAND_LENGTH: Final = 128
 MAX_RELAY_SECONDS: Final = 9999
