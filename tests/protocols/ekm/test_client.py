@@ -213,8 +213,10 @@ async def test_pty_corrupted_frame(sim: EkmSimBus, fault: Fault) -> None:
 
 async def test_truncated_frame_is_named(sim: EkmSimBus, tcp_bus: EkmBus) -> None:
     sim.inject(Fault.TRUNCATE, count=2)
-    with pytest.raises(EkmProtocolError, match="truncated answer, 120 of 255 bytes"):
+    with pytest.raises(EkmProtocolError, match="truncated answer, 120 of 255 bytes") as info:
         await tcp_bus.read(V3_1, 3)
+    assert info.value.snippet.startswith(b"\x02")
+    assert len(info.value.snippet) == 32
 
 
 async def test_no_answer_is_not_retried(sim: EkmSimBus, tcp_bus: EkmBus) -> None:

@@ -374,7 +374,7 @@ class EkmBus:
                     continue
                 if got:
                     msg = f"{what}: truncated answer, {got} of {length} bytes"
-                    raise EkmProtocolError(msg, snippet=bytes(self._decoder._buf[:32]))  # noqa: SLF001
+                    raise EkmProtocolError(msg, snippet=self._decoder.pending())
                 if self._decoder.skipped:
                     msg = f"{what}: {self._decoder.skipped} bytes of garbage, no frame"
                     raise EkmProtocolError(msg)

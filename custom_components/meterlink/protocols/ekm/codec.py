@@ -848,6 +848,10 @@ class EkmDecoder:
         """Bytes of a frame received so far (to tell a truncated frame from silence)."""
         return len(self._buf)
 
+    def pending(self, limit: int = 32) -> bytes:
+        """The first ``limit`` bytes of an incomplete frame (for error snippets)."""
+        return bytes(self._buf[:limit])
+
     def feed(self, data: bytes) -> None:
         """Add received bytes (bit 7, a 7E1 parity bit seen by an 8N1 port, is dropped)."""
         self._buf += data.translate(_STRIP_PARITY)
