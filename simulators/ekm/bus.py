@@ -69,16 +69,22 @@ class EkmSimBus:
         pace: bool = True,
         parity_bits: bool = False,
         fault_rate: float = 0.0,
+        fault_delay: float = 0.5,
         seed: int | None = None,
         state_file: pathlib.Path | None = None,
     ) -> None:
-        """Create the bus; ``pace`` sends at the real character rate after ``turnaround``."""
+        """Create the bus; ``pace`` sends at the real character rate after ``turnaround``.
+
+        ``fault_rate`` injects a random fault (no answer, bad CRC, truncation, garbage, or a
+        turnaround ``fault_delay`` s late) into that share of reads.
+        """
         self.meters = {m.address: m for m in meters}
         self.baudrate = baudrate
         self.turnaround = turnaround
         self.pace = pace
         self.parity_bits = parity_bits
         self.fault_rate = fault_rate
+        self.fault_delay = fault_delay
         self._random = random.Random(seed)
         self._injections: list[_Injection] = []
         self.selected: str | None = None
@@ -128,7 +134,7 @@ class EkmSimBus:
             fault = self._random.choice(
                 [Fault.NO_ANSWER, Fault.BAD_CRC, Fault.TRUNCATE, Fault.GARBAGE, Fault.DELAY]
             )
-            return _Injection(fault, address, 0, 0.5)
+            return _Injection(fault, address, 0, self.fault_delay)
         return None
 
     # --- protocol ------------------------------------------------------------------------

@@ -20,6 +20,7 @@ from custom_components.meterlink.protocols.ekm.errors import (
     EkmAuthenticationError,
     EkmConnectionError,
     EkmCrcError,
+    EkmError,
     EkmProtocolError,
     EkmResponseError,
     EkmTimeoutError,
@@ -497,3 +498,21 @@ async def test_single_meter_address(clock: FakeClock) -> None:
 async def test_single_meter_address_with_several_meters(tcp_bus: EkmBus) -> None:
     with pytest.raises(EkmCrcError):
         await tcp_bus.read_single_meter(4)
+
+
+async def test_random_faults_only_raise_typed_errors(sim: EkmSimBus, tcp_bus: EkmBus) -> None:
+    sim.fault_rate, sim.fault_delay = 0.4, 0.05
+    sim._random.seed(7)
+    outcomes: list[str] = []
+    for i in range(15):
+        address, version = ((V4_1, 4), (V4_2, 4), (V3_1, 3))[i % 3]
+        try:
+            await tcp_bus.read(address, version)
+        except EkmError as err:  # anything else fails the test
+            outcomes.append(type(err).__name__)
+        else:
+            outcomes.append("ok")
+    assert "ok" in outcomes
+    assert len(set(outcomes)) > 1
+    sim.fault_rate = 0.0
+    assert isinstance(await tcp_bus.read(V4_1, 4), EkmV4Reading)
