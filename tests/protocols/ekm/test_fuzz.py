@@ -13,7 +13,7 @@ from custom_components.meterlink.protocols.ekm.models import EkmBlock
 
 from . import samples
 
-FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+FUZZ = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 SEVEN_BIT = st.binary(min_size=0, max_size=300).map(codec.strip_parity)
 GOOD = {
     EkmBlock.V3: codec.encode_block(samples.v3()),

@@ -224,7 +224,7 @@ async def test_paced_answer_takes_the_wire_time() -> None:
 
 def _ekmmeters_session(path: str) -> dict[str, object]:
     """EKM's own synchronous library, unchanged, on the simulator's pty."""
-    port = ekmmeters.SerialPort(path)
+    port = ekmmeters.SerialPort(path, force_wait=0.15)  # EKM's own unittest.ini value
     assert port.initPort()
     try:
         v4 = ekmmeters.V4Meter(V4)
