@@ -1,0 +1,1 @@
+"""Tests of the EKM Omnimeter protocol library."""
