@@ -73,7 +73,7 @@ class SimulatorProcess:
 
     def start(self, timeout: float = 30) -> str:
         """Start it and return its one line ("... listening on <url> ...")."""
-        self.process = subprocess.Popen(  # noqa: S603 - our own module
+        self.process = subprocess.Popen(
             [self.python, "-m", f"simulators.{self.system}", *self.args],
             cwd=ROOT,
             stdout=subprocess.PIPE,
@@ -166,7 +166,7 @@ class HassProcess:
     def start(self, timeout: float = 180) -> None:
         """Start ``hass`` and return once it says it is initialized."""
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-        self.process = subprocess.Popen(  # noqa: S603 - Home Assistant from our venv
+        self.process = subprocess.Popen(
             [self.python, "-m", "homeassistant", "--config", str(self.config_dir), "--skip-pip"],
             cwd=self.config_dir,
             stdout=subprocess.PIPE,
