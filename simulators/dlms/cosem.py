@@ -212,8 +212,10 @@ class CosemServer:
         password: bytes | None = None,
         max_pdu: int = 0xFFFF,
         refuse_association: bool = False,
+        conformance: int = SERVER_CONFORMANCE,
     ) -> None:
         """Hold the object list and association policy."""
+        self.conformance = conformance
         self.objects = {obj.logical_name: obj for obj in objects}
         self.password = password
         self.max_pdu = max_pdu
@@ -292,7 +294,7 @@ class CosemServer:
             proposed = int.from_bytes(initiate[index + 4 : index + 7], "big")
             client_pdu = int.from_bytes(initiate[index + 7 : index + 9], "big")
         accepted = diagnostic is AssociateDiagnostic.NULL
-        conformance = proposed & SERVER_CONFORMANCE
+        conformance = proposed & self.conformance
         if accepted:
             self.state = AssociationState(
                 associated=True,

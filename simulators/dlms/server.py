@@ -6,6 +6,7 @@ import asyncio
 from dataclasses import dataclass, field
 from enum import StrEnum
 import logging
+import os
 
 from custom_components.meterlink.protocols.dlms.errors import DlmsError
 from custom_components.meterlink.protocols.dlms.hdlc import (
@@ -25,7 +26,7 @@ from custom_components.meterlink.protocols.dlms.wrapper import (
     encode_wrapper_frame,
 )
 
-from .cosem import CosemServer
+from .cosem import CONFORMANCE_MULTIPLE_REFERENCES, SERVER_CONFORMANCE, CosemServer
 from .meter import SimulatedMeter
 
 _LOGGER = logging.getLogger(__name__)
@@ -147,6 +148,19 @@ class HdlcSession:
         return [self._next_segment(frame)]
 
 
+class _FdWriter:
+    """The StreamWriter subset the simulator uses, writing to a pty master fd."""
+
+    def __init__(self, fd: int) -> None:
+        self._fd = fd
+
+    def write(self, data: bytes) -> None:
+        os.write(self._fd, data)
+
+    async def drain(self) -> None:
+        return None
+
+
 class DlmsSimulator:
     """A simulated DLMS meter listening on TCP."""
 
@@ -159,8 +173,12 @@ class DlmsSimulator:
         max_pdu: int = 0xFFFF,
         max_info: int = HDLC_DEFAULT_MAX_INFO,
         faults: Faults | None = None,
+        get_with_list: bool = True,
+        identification: str = "MTL5\\2SIM0000000001",
     ) -> None:
         """Configure the meter and how it is reached."""
+        self.get_with_list = get_with_list
+        self.identification = identification
         self.meter = meter or SimulatedMeter()
         self.transport = transport
         self.password = password
@@ -210,6 +228,9 @@ class DlmsSimulator:
             password=self.password,
             max_pdu=self.max_pdu,
             refuse_association=self.faults.refuse_association,
+            conformance=SERVER_CONFORMANCE
+            if self.get_with_list
+            else SERVER_CONFORMANCE & ~CONFORMANCE_MULTIPLE_REFERENCES,
         )
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -270,6 +291,35 @@ class DlmsSimulator:
                 )
                 if not await self._send(writer, [encode_wrapper_frame(answer)]):
                     return
+
+    async def serve_serial(self, fd: int, *, mode_e: bool = False) -> None:
+        """Serve HDLC on a pty master ``fd`` (optionally after the IEC 62056-21 mode E sign-on)."""
+        loop = asyncio.get_running_loop()
+        reader = asyncio.StreamReader()
+        protocol = asyncio.StreamReaderProtocol(reader)
+        pipe = os.fdopen(os.dup(fd), "rb", buffering=0)
+        read_transport, _ = await loop.connect_read_pipe(lambda: protocol, pipe)
+        writer = _FdWriter(fd)
+        self.stats.connections += 1
+        try:
+            if mode_e:
+                await self._mode_e(reader, writer)
+            await self._serve_hdlc(reader, writer)  # type: ignore[arg-type]
+        except (ConnectionError, OSError):
+            pass
+        finally:
+            read_transport.close()
+
+    async def _mode_e(self, reader: asyncio.StreamReader, writer: _FdWriter) -> None:
+        """Answer the sign-on with the identification and wait for the ACK option select."""
+        line = await reader.readuntil(b"\n")
+        if not line.strip().startswith(b"/?"):
+            return
+        writer.write(("/" + self.identification + "\r\n").encode("ascii"))
+        ack = await reader.readuntil(b"\n")
+        if not ack.startswith(b"\x062"):
+            msg = f"unexpected option select {ack!r}"
+            raise ConnectionError(msg)
 
     async def _serve_hdlc(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         decoder = HdlcDecoder()

@@ -56,3 +56,33 @@ class DlmsPushNotification:
             if item.obis == obis:
                 return item
         return None
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class DlmsAttributeAccess:
+    """Access right of one attribute from the association object list."""
+
+    attribute: int
+    readable: bool
+    writable: bool
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class DlmsObjectInfo:
+    """One entry of the association's object list."""
+
+    obis: str
+    class_id: int
+    version: int
+    attributes: tuple[DlmsAttributeAccess, ...] = ()
+    methods: tuple[int, ...] = ()
+    unit: str | None = None
+    scaler: int | None = None
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class DlmsProfileRow:
+    """One load-profile row: capture time and the scaled values of the other columns."""
+
+    timestamp: dt.datetime | None
+    values: tuple[DlmsReading, ...]
