@@ -13,12 +13,13 @@ from dlms_cosem import cosem, enumerations
 from dlms_cosem.client import DlmsClient as CosemClient
 from dlms_cosem.cosem import Obis
 from dlms_cosem.io import BlockingTcpIO, TcpTransport
+from dlms_cosem.parsers import ProfileGenericBufferParser
 from dlms_cosem.security import NoSecurityAuthentication
 from dlms_cosem.utils import parse_as_dlms_data
 import pytest
 import structlog
 
-from custom_components.meterlink.protocols.dlms.axdr import DataTag
+from custom_components.meterlink.protocols.dlms.axdr import DataTag, encode_data
 from custom_components.meterlink.protocols.dlms.client import (
     DlmsAttributeRef,
     DlmsAuthentication,
@@ -153,10 +154,51 @@ async def test_profile_range_streamed_and_scaled(sim: DlmsSimulator) -> None:
     assert len(rows) == 2 * 96 + 1
     assert rows[0].timestamp == start
     assert rows[-1].timestamp == end
-    energy = [row.values[0] for row in rows]
-    assert all(r.unit == "Wh" and r.scaler == 1 for r in energy)
-    assert all(a.value <= b.value for a, b in itertools.pairwise(energy))  # type: ignore[operator]
-    assert energy[-1].value == pytest.approx(sim.meter.physical_value("1.0.1.8.0.255", end))
+    columns = rows[0].columns
+    assert [(c.obis, c.unit, c.scaler) for c in columns] == [
+        ("1.0.1.8.0.255", "Wh", 1),
+        ("1.0.2.8.0.255", "Wh", 1),
+    ]
+    energy = [row.value("1.0.1.8.0.255") for row in rows]
+    assert all(a <= b for a, b in itertools.pairwise(energy))  # type: ignore[operator]
+    assert energy[-1] == pytest.approx(sim.meter.physical_value("1.0.1.8.0.255", end))
+    assert rows[5].value("1.0.2.8.0.255") == pytest.approx(
+        sim.meter.physical_value("1.0.2.8.0.255", rows[5].timestamp)
+    )
+
+
+def test_profile_decoding_matches_dlms_cosem() -> None:
+    meter = SimulatedMeter(now=lambda: NOW)
+    raw = encode_data(meter._rows(NOW - dt.timedelta(days=3), NOW))
+    client = DlmsClient(host="127.0.0.1")
+    client._scalers.update({"1.0.1.8.0.255": (1, 30), "1.0.2.8.0.255": (-2, 30)})
+    columns = [(8, "0.0.1.0.0.255"), (3, "1.0.1.8.0.255"), (3, "1.0.2.8.0.255")]
+    ours = list(client.iter_profile(raw, columns))
+    parser = ProfileGenericBufferParser(
+        capture_objects=[
+            cosem.CosemAttribute(
+                interface=enumerations.CosemInterface.CLOCK,
+                instance=Obis(0, 0, 1, 0, 0, 255),
+                attribute=2,
+            ),
+            cosem.CosemAttribute(
+                interface=enumerations.CosemInterface.REGISTER,
+                instance=Obis(1, 0, 1, 8, 0, 255),
+                attribute=2,
+            ),
+            cosem.CosemAttribute(
+                interface=enumerations.CosemInterface.REGISTER,
+                instance=Obis(1, 0, 2, 8, 0, 255),
+                attribute=2,
+            ),
+        ],
+        capture_period=15,
+    )
+    theirs = parser.parse_bytes(raw)
+    assert len(ours) == len(theirs) == 3 * 96 + 1
+    for row, entry in zip(ours, theirs, strict=True):
+        assert row.timestamp == entry[0].value.replace(tzinfo=None)
+        assert row.values == (entry[1].value * 10, entry[2].value / 100)
 
 
 async def test_discover_objects_block_transfer(sim: DlmsSimulator) -> None:

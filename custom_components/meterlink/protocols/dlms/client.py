@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import datetime as dt
 from enum import StrEnum
 import logging
+import struct
 import termios
 from typing import TYPE_CHECKING, Any, Self
 
@@ -78,6 +79,7 @@ from .mode_e import (
 from .models import (
     DlmsAttributeAccess,
     DlmsObjectInfo,
+    DlmsProfileColumn,
     DlmsProfileRow,
     DlmsReading,
     ReadingValue,
@@ -1028,44 +1030,92 @@ class DlmsClient:
         apdus = self._gurux(self._gx.readRowsByRange, profile, start, end)
         return await self._get_raw(apdus), columns
 
-    def iter_profile(
+    def iter_profile(  # noqa: C901
         self, raw: bytes, columns: Sequence[tuple[int, str]]
     ) -> Iterator[DlmsProfileRow]:
-        """Decode a profile buffer (array of structures) row by row; each column scaled once."""
+        """Decode a profile buffer (array of structures) row by row; each column scaled once.
+
+        Rows are decoded straight from the bytes for the common cell types (date-time
+        octet-strings, fixed-size integers); anything else goes through the generic decoder.
+        """
         if not raw:
             return
         if raw[0] != DataTag.ARRAY:
             msg = f"profile buffer starts with tag 0x{raw[0]:02X}, expected an array"
             raise DlmsDataError(msg, snippet=raw[:8])
         count, pos = decode_length(raw, 1)
-        plans = [
-            (class_id, name, self._scalers.get(name) if class_id in _SCALED_CLASSES else None)
-            for class_id, name in columns
-        ]
+        clock_index = next(
+            (index for index, (class_id, _) in enumerate(columns) if class_id == _CLASS_CLOCK), None
+        )
+        value_columns = []
+        factors: list[tuple[int, int]] = []
+        for index, (class_id, name) in enumerate(columns):
+            if index == clock_index:
+                continue
+            scaler_unit = self._scalers.get(name) if class_id in _SCALED_CLASSES else None
+            scaler, unit = scaler_unit or (0, None)
+            value_columns.append(
+                DlmsProfileColumn(obis=name, class_id=class_id, unit=unit_name(unit), scaler=scaler)
+            )
+            factors.append((10**scaler, 0) if scaler >= 0 else (0, 10**-scaler))
+        shared = tuple(value_columns)
+        width = len(columns)
         for _ in range(count):
-            item, pos = decode_data(raw, pos)
-            timestamp: dt.datetime | None = None
-            values = []
-            for (class_id, name, scaler_unit), cell in zip(plans, item.children, strict=False):
-                value = _data_item_value(cell)
-                if (
-                    class_id == _CLASS_CLOCK
-                    and isinstance(value, dt.datetime)
-                    and timestamp is None
-                ):
-                    timestamp = value
-                    continue
-                if scaler_unit and isinstance(value, int | float) and not isinstance(value, bool):
-                    scaler, unit = scaler_unit
-                    values.append(
-                        DlmsReading(
-                            obis=name,
-                            value=_scaled(value, scaler),
-                            unit=unit_name(unit),
-                            scaler=scaler,
-                            raw=value,
-                        )
-                    )
+            if pos + 2 > len(raw) or raw[pos] != DataTag.STRUCTURE or raw[pos + 1] != width:
+                item, pos = decode_data(raw, pos)
+                cells: list[ReadingValue] = [_data_item_value(cell) for cell in item.children]
+            else:
+                pos += 2
+                cells = []
+                for _ in range(width):
+                    value, pos = _fast_cell(raw, pos)
+                    cells.append(value)
+            timestamp = None
+            if clock_index is not None and clock_index < len(cells):
+                stamp = cells.pop(clock_index)
+                timestamp = stamp if isinstance(stamp, dt.datetime) else None
+            values: list[ReadingValue] = []
+            for (multiply, divide), value in zip(factors, cells, strict=False):
+                if isinstance(value, int) and not isinstance(value, bool):
+                    values.append(value / divide if divide else value * multiply)
                 else:
-                    values.append(DlmsReading(obis=name, value=value))
-            yield DlmsProfileRow(timestamp=timestamp, values=tuple(values))
+                    values.append(value)
+            yield DlmsProfileRow(timestamp=timestamp, columns=shared, values=tuple(values))
+
+
+_FAST_INTS = {
+    DataTag.DOUBLE_LONG: struct.Struct(">i"),
+    DataTag.DOUBLE_LONG_UNSIGNED: struct.Struct(">I"),
+    DataTag.LONG: struct.Struct(">h"),
+    DataTag.LONG_UNSIGNED: struct.Struct(">H"),
+    DataTag.INTEGER: struct.Struct(">b"),
+    DataTag.UNSIGNED: struct.Struct(">B"),
+    DataTag.LONG64: struct.Struct(">q"),
+    DataTag.LONG64_UNSIGNED: struct.Struct(">Q"),
+}
+_DATE_TIME = struct.Struct(">HBBBBBBB")
+
+
+def _fast_cell(raw: bytes, pos: int) -> tuple[ReadingValue, int]:
+    """Decode one profile cell without building a DataItem when the type is simple."""
+    tag = raw[pos]
+    unpack = _FAST_INTS.get(tag)  # type: ignore[call-overload]
+    if unpack is not None and pos + 1 + unpack.size <= len(raw):
+        return unpack.unpack_from(raw, pos + 1)[0], pos + 1 + unpack.size
+    if tag == DataTag.OCTET_STRING and raw[pos + 1 : pos + 2] == b"\x0c" and pos + 14 <= len(raw):
+        year, month, day, _, hour, minute, second, hundredths = _DATE_TIME.unpack_from(raw, pos + 2)
+        try:
+            stamp = dt.datetime(  # noqa: DTZ001 - meter local time
+                year,
+                month,
+                day,
+                hour,
+                minute,
+                second,
+                hundredths * 10000 if hundredths < 100 else 0,  # noqa: PLR2004
+            )
+        except ValueError:
+            return CosemDateTime.from_bytes(raw[pos + 2 : pos + 14]).to_datetime(), pos + 14
+        return stamp, pos + 14
+    item, end = decode_data(raw, pos)
+    return _data_item_value(item), end

@@ -81,8 +81,26 @@ class DlmsObjectInfo:
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
+class DlmsProfileColumn:
+    """One value column of a load profile: OBIS code, unit and the scaler applied."""
+
+    obis: str
+    class_id: int
+    unit: str | None = None
+    scaler: int = 0
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
 class DlmsProfileRow:
-    """One load-profile row: capture time and the scaled values of the other columns."""
+    """One load-profile row: capture time and the column values, each scaled once."""
 
     timestamp: dt.datetime | None
-    values: tuple[DlmsReading, ...]
+    columns: tuple[DlmsProfileColumn, ...]
+    values: tuple[ReadingValue, ...]
+
+    def value(self, obis: str) -> ReadingValue:
+        """Return the value of the column ``obis`` (None if absent)."""
+        for column, value in zip(self.columns, self.values, strict=False):
+            if column.obis == obis:
+                return value
+        return None
