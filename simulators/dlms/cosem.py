@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import IntEnum
+import os
 from typing import TYPE_CHECKING
 
 from custom_components.meterlink.protocols.dlms.axdr import (
@@ -17,11 +18,18 @@ from custom_components.meterlink.protocols.dlms.axdr import (
     DataItem,
     DataTag,
     decode_data,
+    decode_length,
     encode_data,
     encode_length,
     obis_to_str,
 )
+from custom_components.meterlink.protocols.dlms.cipher import (
+    CipheredApdu,
+    decrypt_apdu,
+    encrypt_apdu,
+)
 from custom_components.meterlink.protocols.dlms.errors import DlmsError
+from custom_components.meterlink.protocols.dlms.models import DlmsSecurity
 
 if TYPE_CHECKING:
     import datetime as dt
@@ -45,6 +53,29 @@ _CONTEXT_PREFIX = bytes.fromhex("60857405080101")[:-1]
 CONTEXT_LN_NO_CIPHERING = bytes.fromhex("60857405080101")
 # Green Book 9.4.2.2: mechanism names 2.16.756.5.8.2.x; 1 = LLS (password).
 MECHANISM_LLS = bytes.fromhex("60857405080201")
+# 5 = HLS GMAC; application context 3 = LN referencing with ciphering.
+MECHANISM_HLS_GMAC = bytes.fromhex("60857405080205")
+CONTEXT_LN_CIPHERING = bytes.fromhex("60857405080103")
+# Green Book 9.5: glo- (global key) ciphered APDU tags.
+TAG_GLO_INITIATE_REQUEST = 0x21
+TAG_GLO_INITIATE_RESPONSE = 0x28
+TAG_GLO_GET_REQUEST = 0xC8
+TAG_GLO_SET_REQUEST = 0xC9
+TAG_GLO_ACTION_REQUEST = 0xCB
+TAG_GLO_GET_RESPONSE = 0xCC
+TAG_GLO_SET_RESPONSE = 0xCD
+TAG_GLO_ACTION_RESPONSE = 0xCF
+_GLO_RESPONSE = {
+    TAG_GLO_GET_REQUEST: TAG_GLO_GET_RESPONSE,
+    TAG_GLO_SET_REQUEST: TAG_GLO_SET_RESPONSE,
+    TAG_GLO_ACTION_REQUEST: TAG_GLO_ACTION_RESPONSE,
+}
+_PLAIN_REQUEST = {
+    TAG_GLO_GET_REQUEST: 0xC0,
+    TAG_GLO_SET_REQUEST: 0xC1,
+    TAG_GLO_ACTION_REQUEST: 0xC3,
+}
+ASSOCIATION_LN = bytes((0, 0, 40, 0, 0, 255))
 # Green Book 9.4.6.1 conformance bits (bit n of the 24-bit string is 1 << (23 - n)).
 CONFORMANCE_BLOCK_GET = 1 << (23 - 11)
 CONFORMANCE_BLOCK_SET = 1 << (23 - 12)
@@ -86,6 +117,7 @@ class AssociateDiagnostic(IntEnum):
     AUTHENTICATION_MECHANISM_NOT_RECOGNISED = 11
     AUTHENTICATION_MECHANISM_REQUIRED = 12
     AUTHENTICATION_FAILURE = 13
+    AUTHENTICATION_REQUIRED = 14
 
 
 class CosemError(Exception):
@@ -167,6 +199,18 @@ class CosemObject:
 
 
 @dataclass(kw_only=True)
+class ServerSecurity:
+    """Keys and counters of the simulated meter (shared by all its connections)."""
+
+    block_cipher_key: bytes
+    authentication_key: bytes
+    system_title: bytes = b"SIM00001"
+    require_hls: bool = False
+    server_counter: int = 0
+    client_counters: dict[bytes, int] = field(default_factory=dict)
+
+
+@dataclass(kw_only=True)
 class AssociationState:
     """What the AARQ negotiated for one connection."""
 
@@ -176,6 +220,11 @@ class AssociationState:
     pending_blocks: list[bytes] = field(default_factory=list)
     block_number: int = 0
     invoke_id: int = 0
+    ciphered: bool = False
+    hls_pending: bool = False
+    client_title: bytes = b""
+    client_challenge: bytes = b""
+    server_challenge: bytes = b""
 
 
 def _ber_items(data: bytes, offset: int, end: int) -> dict[int, bytes]:
@@ -213,8 +262,10 @@ class CosemServer:
         max_pdu: int = 0xFFFF,
         refuse_association: bool = False,
         conformance: int = SERVER_CONFORMANCE,
+        security: ServerSecurity | None = None,
     ) -> None:
         """Hold the object list and association policy."""
+        self.security = security
         self.conformance = conformance
         self.objects = {obj.logical_name: obj for obj in objects}
         self.password = password
@@ -241,37 +292,73 @@ class CosemServer:
                 return bytes(
                     (TAG_EXCEPTION_RESPONSE, 0x01, 0x02)
                 )  # state error: service not allowed
-            if tag == TAG_GET_REQUEST:
-                return self._get(apdu)
-            if tag == TAG_SET_REQUEST:
-                return self._set(apdu)
-            if tag == TAG_ACTION_REQUEST:
-                return self._action(apdu)
+            if tag in _GLO_RESPONSE:
+                if not self.state.ciphered:
+                    return bytes((TAG_EXCEPTION_RESPONSE, 0x02, 0x02))
+                try:
+                    plain = self._decipher(apdu, self.state.client_title)
+                except CosemError:
+                    # Replayed/old invocation counter or bad tag: the meter drops the session.
+                    self.reset()
+                    return bytes((TAG_EXCEPTION_RESPONSE, 0x01, 0x03))
+                if plain[:1] != bytes((_PLAIN_REQUEST[tag],)):
+                    return bytes((TAG_EXCEPTION_RESPONSE, 0x02, 0x02))
+                return self._encipher(_GLO_RESPONSE[tag], self._dispatch(plain))
+            if self.state.ciphered:
+                return bytes(
+                    (TAG_EXCEPTION_RESPONSE, 0x01, 0x02)
+                )  # plain request in ciphered session
+            return self._dispatch(apdu)
         except (IndexError, DlmsError):
             return bytes(
                 (TAG_EXCEPTION_RESPONSE, 0x02, 0x01)
             )  # service error: operation not possible
+
+    def _dispatch(self, apdu: bytes) -> bytes:
+        """Answer an unciphered GET/SET/ACTION request."""
+        tag = apdu[0]
+        if self.state.hls_pending and tag != TAG_ACTION_REQUEST:
+            return bytes((TAG_EXCEPTION_RESPONSE, 0x01, 0x02))
+        if tag == TAG_GET_REQUEST:
+            return self._get(apdu)
+        if tag == TAG_SET_REQUEST:
+            return self._set(apdu)
+        if tag == TAG_ACTION_REQUEST:
+            return self._action(apdu)
         return bytes((TAG_EXCEPTION_RESPONSE, 0x02, 0x02))  # service not supported
 
     # -- association ---------------------------------------------------------------------
 
-    def _aarq(self, apdu: bytes) -> bytes:  # noqa: C901, PLR0912
-        """Answer an AARQ with an AARE (LN, no ciphering; none or LLS)."""
-        _, pos = 0, 2
-        length = apdu[1]
-        if length & 0x80:
-            count = length & 0x7F
-            length = int.from_bytes(apdu[2 : 2 + count], "big")
-            pos = 2 + count
+    def _aarq(self, apdu: bytes) -> bytes:  # noqa: C901, PLR0912, PLR0915
+        """Answer an AARQ with an AARE: no security, LLS, or HLS-GMAC with ciphering."""
+        length, pos = decode_length(apdu, 1)
         fields = _ber_items(apdu, pos, pos + length)
         context = fields.get(0xA1, b"")[2:]
+        mechanism = fields.get(0x8B)
+        hls = mechanism == MECHANISM_HLS_GMAC
         diagnostic = AssociateDiagnostic.NULL
-        if context != CONTEXT_LN_NO_CIPHERING:
+        client_title = fields.get(0xA6, b"")[2:]
+        challenge = fields.get(0xAC, b"")[2:]
+        user_info = fields.get(0xBE, b"")
+        initiate = user_info[2:] if user_info[:1] == b"\x04" else b""
+        expected_context = CONTEXT_LN_CIPHERING if hls else CONTEXT_LN_NO_CIPHERING
+        if context != expected_context:
             diagnostic = AssociateDiagnostic.APPLICATION_CONTEXT_NOT_SUPPORTED
         elif self.refuse_association:
             diagnostic = AssociateDiagnostic.NO_REASON_GIVEN
+        elif hls:
+            if self.security is None:
+                diagnostic = AssociateDiagnostic.AUTHENTICATION_MECHANISM_NOT_RECOGNISED
+            elif initiate[:1] != bytes((TAG_GLO_INITIATE_REQUEST,)):
+                diagnostic = AssociateDiagnostic.NO_REASON_GIVEN
+            else:
+                try:
+                    initiate = self._decipher(initiate, client_title)
+                except CosemError:
+                    diagnostic = AssociateDiagnostic.NO_REASON_GIVEN
+        elif self.security is not None and self.security.require_hls:
+            diagnostic = AssociateDiagnostic.AUTHENTICATION_MECHANISM_REQUIRED
         elif self.password is not None:
-            mechanism = fields.get(0x8B)
             secret = fields.get(0xAC, b"")[2:]
             if mechanism is None:
                 diagnostic = AssociateDiagnostic.AUTHENTICATION_MECHANISM_REQUIRED
@@ -279,11 +366,9 @@ class CosemServer:
                 diagnostic = AssociateDiagnostic.AUTHENTICATION_MECHANISM_NOT_RECOGNISED
             elif secret != self.password:
                 diagnostic = AssociateDiagnostic.AUTHENTICATION_FAILURE
-        user_info = fields.get(0xBE, b"")
-        initiate = user_info[2:] if user_info[:1] == b"\x04" else b""
+        proposed, client_pdu = 0, 0
         if initiate[:1] != bytes((TAG_INITIATE_REQUEST,)):
             diagnostic = diagnostic or AssociateDiagnostic.NO_REASON_GIVEN
-            proposed, client_pdu = 0, 0
         else:
             # InitiateRequest: tag, dedicated-key, response-allowed, quality-of-service
             # (each 00 when absent), dlms version, conformance (5F 1F 04 00 xx xx xx), max PDU.
@@ -300,13 +385,24 @@ class CosemServer:
                 associated=True,
                 conformance=conformance,
                 client_max_pdu=client_pdu or 0xFFFF,
+                ciphered=hls,
+                hls_pending=hls,
+                client_title=client_title,
+                client_challenge=challenge,
+                server_challenge=os.urandom(16) if hls else b"",
             )
-        result = 0 if accepted else 1
         body = bytearray()
-        body += b"\xa1\x09\x06\x07" + CONTEXT_LN_NO_CIPHERING
-        body += bytes((0xA2, 0x03, 0x02, 0x01, result))
+        body += b"\xa1\x09\x06\x07" + (CONTEXT_LN_CIPHERING if hls else CONTEXT_LN_NO_CIPHERING)
+        body += bytes((0xA2, 0x03, 0x02, 0x01, 0 if accepted else 1))
+        if accepted and hls:
+            diagnostic = AssociateDiagnostic.AUTHENTICATION_REQUIRED
         body += bytes((0xA3, 0x05, 0xA1, 0x03, 0x02, 0x01, diagnostic))
-        if self.password is not None and accepted:
+        if accepted and hls and self.security is not None:
+            body += b"\xa4\x0a\x04\x08" + self.security.system_title
+            body += b"\x88\x02\x07\x80\x89\x07" + MECHANISM_HLS_GMAC
+            stoc = self.state.server_challenge
+            body += bytes((0xAA, len(stoc) + 2, 0x80, len(stoc))) + stoc
+        elif self.password is not None and accepted:
             body += b"\x88\x02\x07\x80\x89\x07" + MECHANISM_LLS
         if accepted:
             response = (
@@ -315,11 +411,96 @@ class CosemServer:
                 + self.max_pdu.to_bytes(2, "big")
                 + b"\x00\x07"
             )
+            if hls:
+                response = self._encipher(TAG_GLO_INITIATE_RESPONSE, response)
         else:
             # confirmedServiceError: initiate, initiate error "other"
             response = b"\x0e\x01\x06\x00"
-        body += bytes((0xBE, len(response) + 2, 0x04, len(response))) + response
+        body += bytes((0xBE,)) + encode_length(len(response) + 2) + b"\x04"
+        body += encode_length(len(response)) + response
         return bytes((TAG_AARE,)) + encode_length(len(body)) + bytes(body)
+
+    # -- ciphering (security suite 0) -------------------------------------------------------
+
+    def _decipher(self, apdu: bytes, client_title: bytes) -> bytes:
+        """Decipher a glo- APDU from the client, enforcing a rising invocation counter."""
+        security = self.security
+        if security is None or len(client_title) != 8:
+            raise CosemError(DataAccessResult.OTHER_REASON)
+        length, pos = decode_length(apdu, 1)
+        content = apdu[pos : pos + length]
+        ciphered = CipheredApdu(
+            tag=apdu[0],
+            system_title=client_title,
+            security_control=content[0],
+            invocation_counter=int.from_bytes(content[1:5], "big"),
+            ciphertext=content[5:],
+        )
+        last = security.client_counters.get(client_title, -1)
+        if ciphered.invocation_counter <= last:
+            raise CosemError(DataAccessResult.OTHER_REASON)
+        try:
+            plain = decrypt_apdu(
+                ciphered,
+                block_cipher_key=security.block_cipher_key,
+                authentication_key=security.authentication_key,
+                plausible=lambda _: True,
+            )
+        except DlmsError as err:
+            raise CosemError(DataAccessResult.OTHER_REASON) from err
+        security.client_counters[client_title] = ciphered.invocation_counter
+        return plain
+
+    def _encipher(self, tag: int, plain: bytes) -> bytes:
+        """Cipher a response with the server system title and the next server counter."""
+        security = self.security
+        if security is None:
+            return plain
+        security.server_counter += 1
+        whole = encrypt_apdu(
+            plain,
+            security=DlmsSecurity.AUTHENTICATED_ENCRYPTION,
+            system_title=security.system_title,
+            invocation_counter=security.server_counter,
+            block_cipher_key=security.block_cipher_key,
+            authentication_key=security.authentication_key,
+        )
+        # general-glo-ciphering carries the title; service-specific glo- APDUs do not.
+        _, pos = decode_length(whole, 1)
+        content_length, pos = decode_length(whole, pos + 8)
+        content = whole[pos : pos + content_length]
+        return bytes((tag,)) + encode_length(len(content)) + content
+
+    def _gmac(self, title: bytes, counter: int, challenge: bytes) -> bytes:
+        """Return f(challenge) = SC || IC || GMAC(SC || AK || challenge) (HLS mechanism 5)."""
+        assert self.security is not None  # noqa: S101 - only called with security
+        whole = encrypt_apdu(
+            challenge,
+            security=DlmsSecurity.AUTHENTICATION,
+            system_title=title,
+            invocation_counter=counter,
+            block_cipher_key=self.security.block_cipher_key,
+            authentication_key=self.security.authentication_key,
+        )
+        return bytes((0x10,)) + counter.to_bytes(4, "big") + whole[-12:]
+
+    def _reply_to_hls(self, parameters: DataItem | None) -> DataItem:
+        """Association LN method 1: check the client's f(StoC), answer with f(CtoS)."""
+        state, security = self.state, self.security
+        if security is None or not state.hls_pending or parameters is None:
+            raise CosemError(DataAccessResult.READ_WRITE_DENIED)
+        answer = parameters.value
+        if not isinstance(answer, bytes) or len(answer) != 17:
+            raise CosemError(DataAccessResult.TYPE_UNMATCHED)
+        counter = int.from_bytes(answer[1:5], "big")
+        if answer != self._gmac(state.client_title, counter, state.server_challenge):
+            state.associated = False
+            raise CosemError(DataAccessResult.OTHER_REASON)
+        state.hls_pending = False
+        security.server_counter += 1
+        return octets(
+            self._gmac(security.system_title, security.server_counter, state.client_challenge)
+        )
 
     # -- GET -----------------------------------------------------------------------------
 
@@ -449,6 +630,14 @@ class CosemServer:
         parameters = None
         if pos < len(apdu) and apdu[pos] == 1:
             parameters, _ = decode_data(apdu, pos + 1)
+        if logical_name == ASSOCIATION_LN and class_id == 15 and index == 1:
+            try:
+                answer = self._reply_to_hls(parameters)
+            except CosemError as err:
+                return bytes((TAG_ACTION_RESPONSE, 1, invoke, err.result, 0x00))
+            return bytes((TAG_ACTION_RESPONSE, 1, invoke, 0, 0x01, 0x00)) + encode_data(answer)
+        if self.state.hls_pending:
+            return bytes((TAG_ACTION_RESPONSE, 1, invoke, DataAccessResult.READ_WRITE_DENIED, 0x00))
         obj = self.objects.get(logical_name)
         result = DataAccessResult.SUCCESS
         if obj is None or obj.class_id != class_id:

@@ -8,6 +8,7 @@ from enum import StrEnum
 import logging
 import os
 
+from custom_components.meterlink.protocols.dlms.axdr import DataItem, DataTag, obis_from_str
 from custom_components.meterlink.protocols.dlms.errors import DlmsError
 from custom_components.meterlink.protocols.dlms.hdlc import (
     HDLC_DEFAULT_MAX_INFO,
@@ -26,7 +27,13 @@ from custom_components.meterlink.protocols.dlms.wrapper import (
     encode_wrapper_frame,
 )
 
-from .cosem import CONFORMANCE_MULTIPLE_REFERENCES, SERVER_CONFORMANCE, CosemServer
+from .cosem import (
+    CONFORMANCE_MULTIPLE_REFERENCES,
+    SERVER_CONFORMANCE,
+    CosemObject,
+    CosemServer,
+    ServerSecurity,
+)
 from .meter import SimulatedMeter
 
 _LOGGER = logging.getLogger(__name__)
@@ -174,10 +181,12 @@ class DlmsSimulator:
         max_info: int = HDLC_DEFAULT_MAX_INFO,
         faults: Faults | None = None,
         get_with_list: bool = True,
+        security: ServerSecurity | None = None,
         identification: str = "MTL5\\2SIM0000000001",
     ) -> None:
         """Configure the meter and how it is reached."""
         self.get_with_list = get_with_list
+        self.security = security
         self.identification = identification
         self.meter = meter or SimulatedMeter()
         self.transport = transport
@@ -222,9 +231,20 @@ class DlmsSimulator:
         for writer in list(self._writers):
             writer.close()
 
+    def _frame_counter(self) -> DataItem:
+        counters = self.security.client_counters if self.security else {}
+        return DataItem(tag=DataTag.DOUBLE_LONG_UNSIGNED, value=max(counters.values(), default=0))
+
     def _cosem(self) -> CosemServer:
+        counter = CosemObject(
+            class_id=1,
+            version=0,
+            logical_name=obis_from_str("0.0.43.1.0.255"),
+            getters={2: self._frame_counter},
+        )
         return CosemServer(
-            self.meter.objects(),
+            [*self.meter.objects(), counter],
+            security=self.security,
             password=self.password,
             max_pdu=self.max_pdu,
             refuse_association=self.faults.refuse_association,

@@ -221,3 +221,53 @@ def decrypt_apdu(
         msg = "deciphered frame is not a valid APDU: the block cipher key is wrong"
         raise DlmsDecipherError(msg, secret=BLOCK_CIPHER_KEY) from None
     return plain
+
+
+# Green Book 9.5: service-specific glo- ciphered APDUs (no system title inside) and the
+# plain tags they carry.
+GLO_RESPONSE_TAGS = frozenset({0xCC, 0xCD, 0xCF})
+TAG_GLO_GET_REQUEST = 0xC8
+
+
+def parse_service_ciphering(apdu: bytes, *, system_title: bytes) -> CipheredApdu:
+    """Split a service-specific glo- APDU (tag, length, SC, IC, ciphertext)."""
+    apdu = bytes(apdu)
+    length, pos = decode_length(apdu, 1)
+    content = apdu[pos:]
+    if len(content) != length or length < 5:  # noqa: PLR2004
+        msg = f"ciphered APDU 0x{apdu[0]:02X} length is {length}, {len(content)} bytes follow"
+        raise DlmsDataError(msg, snippet=apdu[:16])
+    return CipheredApdu(
+        tag=apdu[0],
+        system_title=system_title,
+        security_control=content[0],
+        invocation_counter=int.from_bytes(content[1:5], "big"),
+        ciphertext=content[5:],
+    )
+
+
+def encrypt_service_apdu(
+    tag: int,
+    plaintext: bytes,
+    *,
+    system_title: bytes,
+    invocation_counter: int,
+    block_cipher_key: bytes | None,
+    authentication_key: bytes | None,
+) -> bytes:
+    """Return a service-specific glo- APDU (authenticated encryption) around ``plaintext``."""
+    whole = encrypt_apdu(
+        plaintext,
+        security=DlmsSecurity.AUTHENTICATED_ENCRYPTION,
+        system_title=system_title,
+        invocation_counter=invocation_counter,
+        block_cipher_key=block_cipher_key,
+        authentication_key=authentication_key,
+    )
+    parsed = parse_general_ciphering(whole)
+    content = (
+        bytes((parsed.security_control,))
+        + parsed.invocation_counter.to_bytes(4, "big")
+        + parsed.ciphertext
+    )
+    return bytes((tag,)) + encode_length(len(content)) + content

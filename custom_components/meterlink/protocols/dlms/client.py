@@ -8,6 +8,7 @@ import contextlib
 from dataclasses import dataclass
 import datetime as dt
 from enum import StrEnum
+import io
 import logging
 import struct
 import termios
@@ -44,7 +45,15 @@ from .axdr import (
     obis_to_str,
     unit_name,
 )
-from .cipher import AUTHENTICATION_KEY
+from .cipher import (
+    AUTHENTICATION_KEY,
+    BLOCK_CIPHER_KEY,
+    GLO_RESPONSE_TAGS,
+    TAG_GLO_GET_REQUEST,
+    decrypt_apdu,
+    encrypt_service_apdu,
+    parse_service_ciphering,
+)
 from .errors import (
     DlmsAccessDeniedError,
     DlmsAssociationRefusedError,
@@ -115,6 +124,8 @@ _HDLC_MAX_INFO_RX = 0x06
 # Blue Book interface classes.
 _CLASS_CLOCK = 8
 _CLASS_DISCONNECT_CONTROL = 70
+_PLAIN_RESPONSES = frozenset({b"\xc4", b"\xc5", b"\xc7"})  # GET/SET/ACTION-Response
+PUBLIC_CLIENT = 16  # Green Book 4.7.3: public client, always reachable without security
 ASSOCIATION_LN = "0.0.40.0.0.255"
 DISCONNECT_CONTROL = "0.0.96.3.10.255"
 CLOCK = "0.0.1.0.0.255"
@@ -225,6 +236,7 @@ class DlmsClient:
         on_invocation_counter: Callable[[int], None] | None = None,
         request_timeout: float = 5.0,
         max_list_items: int = 10,
+        invocation_counter_obis: str = "0.0.43.1.0.255",
         on_frame: FrameCallback | None = None,
         open_stream: OpenStream | None = None,
     ) -> None:
@@ -246,6 +258,7 @@ class DlmsClient:
         self._on_invocation_counter = on_invocation_counter
         self.request_timeout = request_timeout
         self.max_list_items = max_list_items
+        self.invocation_counter_obis = invocation_counter_obis
         self._on_frame = on_frame
         self._open_stream = open_stream
         self._lock = asyncio.Lock()
@@ -308,6 +321,7 @@ class DlmsClient:
             client.ciphering.blockCipherKey = self._block_cipher_key
             client.ciphering.authenticationKey = self._authentication_key
             client.ciphering.invocationCounter = self.invocation_counter
+        self._gx = client
         return client
 
     async def _open(self) -> StreamPair:
@@ -392,6 +406,48 @@ class DlmsClient:
             await self._connect()
 
     async def _connect(self) -> None:
+        """Associate; with ciphering, resynchronise a rejected invocation counter once."""
+        try:
+            await self._associate()
+        except DlmsAssociationRefusedError as err:
+            if self.authentication is not DlmsAuthentication.HIGH_GMAC:
+                raise
+            _LOGGER.debug("ciphered association refused (%s); resynchronising the counter", err)
+            await self._resync_invocation_counter()
+            try:
+                await self._associate()
+            except DlmsAssociationRefusedError as again:
+                msg = (
+                    "the meter refused the ciphered association even with a fresh invocation "
+                    "counter: check the block cipher key and the authentication key"
+                )
+                raise DlmsAuthenticationError(msg, secret=BLOCK_CIPHER_KEY) from again
+
+    async def _resync_invocation_counter(self) -> None:
+        """Read the meter's frame counter as the public client and continue above it."""
+        public = DlmsClient(
+            transport=self.transport,
+            host=self.host,
+            port=self.port,
+            serial_port=self.serial_port,
+            baudrate=self.baudrate,
+            client_address=PUBLIC_CLIENT,
+            server_logical=self.server_logical,
+            server_physical=self.server_physical,
+            request_timeout=self.request_timeout,
+            on_frame=self._on_frame,
+            open_stream=self._open_stream,
+        )
+        async with public:
+            reading = await public.read(self.invocation_counter_obis, class_id=1, attribute=2)
+        if not isinstance(reading.value, int):
+            msg = f"frame counter {self.invocation_counter_obis} is not an integer"
+            raise DlmsProtocolError(msg)
+        self.invocation_counter = max(self.invocation_counter, reading.value + 1)
+        if self._on_invocation_counter is not None:
+            self._on_invocation_counter(self.invocation_counter)
+
+    async def _associate(self) -> None:
         await self._drop()
         try:
             async with asyncio.timeout(self.request_timeout):
@@ -409,7 +465,8 @@ class DlmsClient:
                 await self._hdlc_connect()
             reply = await self._exchange(self._gx.aarqRequest())
             try:
-                self._gx.parseAareResponse(reply.data)
+                with contextlib.redirect_stdout(io.StringIO()):  # gurux prints while deciphering
+                    self._gx.parseAareResponse(reply.data)
             except GXDLMSException as err:
                 self._association_refused(err)
             except Exception as err:
@@ -418,7 +475,8 @@ class DlmsClient:
             if self._gx.isAuthenticationRequired:
                 reply = await self._exchange(self._gx.getApplicationAssociationRequest())
                 try:
-                    self._gx.parseApplicationAssociationResponse(reply.data)
+                    with contextlib.redirect_stdout(io.StringIO()):
+                        self._gx.parseApplicationAssociationResponse(reply.data)
                 except Exception as err:
                     msg = "the meter rejected the HLS authentication: check the keys"
                     raise DlmsAuthenticationError(msg, secret=AUTHENTICATION_KEY) from err
@@ -650,9 +708,10 @@ class DlmsClient:
         for apdu in apdus:
             if apdu is None:
                 continue
-            response = await self._request(bytes(apdu))
+            response = self._decipher(await self._request(bytes(apdu)))
             notify = GXReplyData()
-            self._gurux(self._gx.getData, GXByteBuffer(response), reply, notify)
+            with contextlib.redirect_stdout(io.StringIO()):
+                self._gurux(self._gx.getData, GXByteBuffer(response), reply, notify)
         self._report_counter()
         return reply
 
@@ -665,7 +724,7 @@ class DlmsClient:
         body = b""
         for apdu in apdus:
             request = bytes(apdu)
-            response = await self._request(request)
+            response = self._decipher(await self._request(request))
             blocks = bytearray()
             while response[:2] == bytes((_TAG_GET_RESPONSE, _GET_WITH_BLOCK)):
                 last, number = response[3], int.from_bytes(response[4:8], "big")
@@ -676,12 +735,41 @@ class DlmsClient:
                 if last:
                     response = bytes((_TAG_GET_RESPONSE, _GET_ASSEMBLED)) + bytes(blocks)
                     break
-                response = await self._request(
-                    bytes((_TAG_GET_REQUEST, _GET_NEXT, response[2])) + number.to_bytes(4, "big")
+                next_request = bytes((_TAG_GET_REQUEST, _GET_NEXT, response[2]))
+                response = self._decipher(
+                    await self._request(self._encipher(next_request + number.to_bytes(4, "big")))
                 )
             body = self._get_body(response)
         self._report_counter()
         return body
+
+    def _decipher(self, response: bytes) -> bytes:
+        """Decipher a glo- response with the meter's system title (learned from the AARE)."""
+        if response[:1] not in {bytes((tag,)) for tag in GLO_RESPONSE_TAGS}:
+            return response
+        title = bytes(self._gx.sourceSystemTitle or self._gx.serverSystemTitle or b"")
+        ciphered = parse_service_ciphering(response, system_title=title)
+        return decrypt_apdu(
+            ciphered,
+            block_cipher_key=self._block_cipher_key,
+            authentication_key=self._authentication_key,
+            plausible=lambda plain: plain[:1] in _PLAIN_RESPONSES,
+        )
+
+    def _encipher(self, request: bytes) -> bytes:
+        """Cipher a request we build ourselves (GET-next) when the association is ciphered."""
+        if self.authentication is not DlmsAuthentication.HIGH_GMAC:
+            return request
+        counter = int(self._gx.ciphering.invocationCounter)
+        self._gx.ciphering.invocationCounter = counter + 1
+        return encrypt_service_apdu(
+            TAG_GLO_GET_REQUEST,
+            request,
+            system_title=self.system_title,
+            invocation_counter=counter,
+            block_cipher_key=self._block_cipher_key,
+            authentication_key=self._authentication_key,
+        )
 
     @staticmethod
     def _get_body(response: bytes) -> bytes:
