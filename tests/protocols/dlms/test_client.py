@@ -35,6 +35,7 @@ from custom_components.meterlink.protocols.dlms.errors import (
     DlmsTimeoutError,
 )
 from custom_components.meterlink.protocols.dlms.models import DlmsReading
+from custom_components.meterlink.protocols.dlms.vendors import vendor_profile
 from simulators.dlms.meter import SimulatedMeter
 from simulators.dlms.server import DlmsSimulator, Faults, SimTransport
 
@@ -332,3 +333,21 @@ async def test_serial_hdlc_and_optical_mode_e_on_a_pty(mode_e: bool) -> None:
         await asyncio.gather(serving, return_exceptions=True)
         os.close(slave)
         os.close(master)
+
+
+async def test_vendor_profile_defaults_connect_and_release(sim: DlmsSimulator) -> None:
+    profile = vendor_profile("generic_management_lls")
+    assert vendor_profile("no-such-vendor") is vendor_profile(None)
+    client = DlmsClient(
+        transport=_CLIENT_TRANSPORT[sim.transport],
+        host="127.0.0.1",
+        port=sim.port,
+        client_address=profile.client_address,
+        server_logical=profile.server_logical,
+        authentication=profile.authentication,
+        password=PASSWORD,
+        max_list_items=profile.max_list_items,
+    )
+    async with client:
+        assert (await client.read("1.0.1.8.0.255")).unit == "Wh"
+    assert sim.stats.apdus[-1] == 0x62  # RLRQ on close (HDLC DISC follows at link level)
