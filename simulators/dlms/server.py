@@ -56,6 +56,7 @@ class Faults:
     bad_fcs: bool = False  # corrupt the FCS of HDLC answers
     refuse_association: bool = False
     latency_s: float = 0.0
+    chunk_size: int | None = None  # dribble answers out in chunks of this many bytes
 
 
 @dataclass(kw_only=True)
@@ -287,7 +288,12 @@ class DlmsSimulator:
                 data = frame[:-3] + bytes((frame[-3] ^ 0xFF,)) + frame[-2:]
             if faults.garbage:
                 data = b"\x55\xaa\x13\x37" + data
-            writer.write(data)
+            step = faults.chunk_size or len(data) or 1
+            for start in range(0, len(data), step):
+                writer.write(data[start : start + step])
+                if faults.chunk_size:
+                    await writer.drain()
+                    await asyncio.sleep(0)  # let each chunk go out as its own segment
         await writer.drain()
         return True
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import itertools
 import logging
@@ -16,10 +17,11 @@ from dlms_cosem.io import BlockingTcpIO, TcpTransport
 from dlms_cosem.parsers import ProfileGenericBufferParser
 from dlms_cosem.security import NoSecurityAuthentication
 from dlms_cosem.utils import parse_as_dlms_data
+from hypothesis import given, settings, strategies as st
 import pytest
 import structlog
 
-from custom_components.meterlink.protocols.dlms.axdr import DataTag, encode_data
+from custom_components.meterlink.protocols.dlms.axdr import DataItem, DataTag, encode_data
 from custom_components.meterlink.protocols.dlms.client import (
     DlmsAttributeRef,
     DlmsAuthentication,
@@ -31,6 +33,7 @@ from custom_components.meterlink.protocols.dlms.errors import (
     DlmsAssociationRefusedError,
     DlmsAuthenticationError,
     DlmsConnectionError,
+    DlmsError,
     DlmsObjectUndefinedError,
     DlmsTimeoutError,
 )
@@ -351,3 +354,36 @@ async def test_vendor_profile_defaults_connect_and_release(sim: DlmsSimulator) -
     async with client:
         assert (await client.read("1.0.1.8.0.255")).unit == "Wh"
     assert sim.stats.apdus[-1] == 0x62  # RLRQ on close (HDLC DISC follows at link level)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.binary(max_size=60))
+def test_response_parsers_fuzz_only_typed_errors(data: bytes) -> None:
+    client = DlmsClient(host="127.0.0.1")
+    client._scalers["1.0.1.8.0.255"] = (1, 30)
+    refs = [DlmsAttributeRef(obis="1.0.1.8.0.255"), DlmsAttributeRef(obis="1.0.2.8.0.255")]
+    with contextlib.suppress(DlmsError):
+        client._parse_list(data, refs)
+    with contextlib.suppress(DlmsError):
+        list(client.iter_profile(b"\x01" + data, [(8, "0.0.1.0.0.255"), (3, "1.0.1.8.0.255")]))
+    with contextlib.suppress(DlmsError):
+        client._get_body(b"\xc4" + data)
+    with contextlib.suppress(DlmsError):
+        client._object_info(DataItem(tag=DataTag.STRUCTURE, value=()))
+
+
+async def test_unknown_interface_class_is_typed(sim: DlmsSimulator) -> None:
+    async with _client(sim) as client:
+        with pytest.raises(DlmsError, match="interface class 250"):
+            await client.read("1.0.1.8.0.255", class_id=250)
+
+
+@pytest.mark.parametrize("chunk_size", [1, 7])
+async def test_replies_in_small_chunks(sim: DlmsSimulator, chunk_size: int) -> None:
+    sim.faults.chunk_size = chunk_size
+    async with _client(sim) as client:
+        if chunk_size > 1:  # the segmented object list byte by byte would only cost time
+            objects = await client.discover_objects()
+            assert len(objects) == len(sim.meter.objects())
+        many = await client.read_many([DlmsAttributeRef(obis=o) for o in REGISTERS])
+        assert [r.obis for r in many if isinstance(r, DlmsReading)] == REGISTERS

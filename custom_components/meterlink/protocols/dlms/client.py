@@ -65,6 +65,7 @@ from .errors import (
     DlmsProtocolError,
     DlmsResponseError,
     DlmsTimeoutError,
+    DlmsUnsupportedError,
 )
 from .hdlc import (
     HDLC_DEFAULT_MAX_INFO,
@@ -463,7 +464,7 @@ class DlmsClient:
         try:
             if self._uses_hdlc:
                 await self._hdlc_connect()
-            reply = await self._exchange(self._gx.aarqRequest())
+            reply = await self._exchange(self._gurux(self._gx.aarqRequest))
             try:
                 with contextlib.redirect_stdout(io.StringIO()):  # gurux prints while deciphering
                     self._gx.parseAareResponse(reply.data)
@@ -473,7 +474,7 @@ class DlmsClient:
                 msg = f"could not parse the meter's AARE: {err!r}"
                 raise DlmsProtocolError(msg) from err
             if self._gx.isAuthenticationRequired:
-                reply = await self._exchange(self._gx.getApplicationAssociationRequest())
+                reply = await self._exchange(self._gurux(self._gx.getApplicationAssociationRequest))
                 try:
                     with contextlib.redirect_stdout(io.StringIO()):
                         self._gx.parseApplicationAssociationResponse(reply.data)
@@ -813,6 +814,11 @@ class DlmsClient:
                         raise
                     _LOGGER.debug("link to the meter broke; reconnecting once")
                     continue
+                except (IndexError, KeyError, TypeError, ValueError) as err:
+                    # Only malformed meter data gets here (short APDUs, odd structures): keep
+                    # the promise that nothing but MeterLink errors leaves this library.
+                    msg = f"could not understand the meter's reply: {err!r}"
+                    raise DlmsProtocolError(msg) from err
                 return result
         msg = "unreachable"
         raise DlmsConnectionError(msg)
@@ -821,7 +827,12 @@ class DlmsClient:
 
     @staticmethod
     def _object(class_id: int, obis: str) -> Any:
-        obj = GXDLMSSecureClient.createObject(ObjectType(class_id))
+        try:
+            kind = ObjectType(class_id)
+        except ValueError as err:
+            msg = f"interface class {class_id} is not known to gurux_dlms"
+            raise DlmsUnsupportedError(msg) from err
+        obj = GXDLMSSecureClient.createObject(kind)
         obj.logicalName = obis_to_str(obis_from_str(obis))
         return obj
 
