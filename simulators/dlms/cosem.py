@@ -24,9 +24,11 @@ from custom_components.meterlink.protocols.dlms.axdr import (
     obis_to_str,
 )
 from custom_components.meterlink.protocols.dlms.cipher import (
+    TAG_GENERAL_GLO_CIPHERING,
     CipheredApdu,
     decrypt_apdu,
     encrypt_apdu,
+    parse_general_ciphering,
 )
 from custom_components.meterlink.protocols.dlms.errors import DlmsError
 from custom_components.meterlink.protocols.dlms.models import DlmsSecurity
@@ -279,7 +281,7 @@ class CosemServer:
 
     # -- dispatch ------------------------------------------------------------------------
 
-    def handle(self, apdu: bytes) -> bytes:  # noqa: PLR0911
+    def handle(self, apdu: bytes) -> bytes:  # noqa: C901, PLR0911
         """Answer one request APDU."""
         try:
             tag = apdu[0]
@@ -304,15 +306,43 @@ class CosemServer:
                 if plain[:1] != bytes((_PLAIN_REQUEST[tag],)):
                     return bytes((TAG_EXCEPTION_RESPONSE, 0x02, 0x02))
                 return self._encipher(_GLO_RESPONSE[tag], self._dispatch(plain))
-            if self.state.ciphered:
-                return bytes(
-                    (TAG_EXCEPTION_RESPONSE, 0x01, 0x02)
-                )  # plain request in ciphered session
+            if tag == TAG_GENERAL_GLO_CIPHERING and self.state.ciphered:
+                return self._general_glo(apdu)
+            if self.state.ciphered:  # plain request in a ciphered session
+                return bytes((TAG_EXCEPTION_RESPONSE, 0x01, 0x02))
             return self._dispatch(apdu)
         except (IndexError, DlmsError):
             return bytes(
                 (TAG_EXCEPTION_RESPONSE, 0x02, 0x01)
             )  # service error: operation not possible
+
+    def _general_glo(self, apdu: bytes) -> bytes:
+        """Answer a general-glo-ciphering request (how dlms-cosem ciphers) in kind."""
+        ciphered = parse_general_ciphering(apdu)
+        security = self.security
+        if security is None or ciphered.system_title != self.state.client_title:
+            return bytes((TAG_EXCEPTION_RESPONSE, 0x01, 0x03))
+        rebuilt = (
+            bytes((TAG_GLO_GET_REQUEST,))
+            + encode_length(len(ciphered.ciphertext) + 5)
+            + bytes((ciphered.security_control,))
+            + ciphered.invocation_counter.to_bytes(4, "big")
+            + ciphered.ciphertext
+        )
+        try:
+            plain = self._decipher(rebuilt, self.state.client_title)
+        except CosemError:
+            self.reset()
+            return bytes((TAG_EXCEPTION_RESPONSE, 0x01, 0x03))
+        security.server_counter += 1
+        return encrypt_apdu(
+            self._dispatch(plain),
+            security=DlmsSecurity.AUTHENTICATED_ENCRYPTION,
+            system_title=security.system_title,
+            invocation_counter=security.server_counter,
+            block_cipher_key=security.block_cipher_key,
+            authentication_key=security.authentication_key,
+        )
 
     def _dispatch(self, apdu: bytes) -> bytes:
         """Answer an unciphered GET/SET/ACTION request."""

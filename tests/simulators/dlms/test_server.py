@@ -12,7 +12,10 @@ from dlms_cosem import cosem, enumerations
 from dlms_cosem.client import DlmsClient
 from dlms_cosem.cosem import Obis
 from dlms_cosem.io import BlockingTcpIO, HdlcTransport, TcpTransport
-from dlms_cosem.security import LowLevelSecurityAuthentication
+from dlms_cosem.security import (
+    HighLevelSecurityGmacAuthentication,
+    LowLevelSecurityAuthentication,
+)
 from dlms_cosem.utils import parse_as_dlms_data
 from gurux_dlms import GXByteBuffer, GXDLMSClient, GXReplyData  # type: ignore[import-untyped]
 from gurux_dlms.enums import Authentication, InterfaceType  # type: ignore[import-untyped]
@@ -24,6 +27,7 @@ from gurux_dlms.objects import (  # type: ignore[import-untyped]
 import pytest
 import structlog
 
+from simulators.dlms.cosem import ServerSecurity
 from simulators.dlms.meter import SimulatedMeter
 from simulators.dlms.server import DlmsSimulator, SimTransport
 
@@ -32,6 +36,8 @@ if TYPE_CHECKING:
 
 NOW = dt.datetime(2026, 3, 1, 12, 0)  # noqa: DTZ001
 PASSWORD = b"12345678"
+EK = bytes(range(16))
+AK = bytes(range(16, 32))
 
 structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
 
@@ -165,3 +171,39 @@ def test_meter_energy_rises_with_power() -> None:
     rows = list(meter.profile_rows(NOW - dt.timedelta(days=31), NOW))
     assert len(rows) == 31 * 96 + 1
     assert all(a[1] <= b[1] for a, b in itertools.pairwise(rows))
+
+
+def _dlms_cosem_hls_read(port: int) -> object:
+    io = BlockingTcpIO(host="127.0.0.1", port=port, timeout=5)
+    client = DlmsClient(
+        transport=TcpTransport(client_logical_address=1, server_logical_address=1, io=io),
+        authentication=HighLevelSecurityGmacAuthentication(challenge_length=32),
+        encryption_key=EK,
+        authentication_key=AK,
+        client_system_title=b"COSEM001",
+        client_initial_invocation_counter=7,
+    )
+    register = enumerations.CosemInterface.REGISTER
+    with client.session() as session:
+        return parse_as_dlms_data(
+            session.get(
+                cosem.CosemAttribute(
+                    interface=register, instance=Obis(1, 0, 1, 8, 0, 255), attribute=2
+                )
+            )
+        )
+
+
+async def test_dlms_cosem_reads_over_hls_gmac_with_ciphering() -> None:
+    sim = DlmsSimulator(
+        meter=SimulatedMeter(now=lambda: NOW),
+        security=ServerSecurity(block_cipher_key=EK, authentication_key=AK),
+    )
+    await sim.start()
+    try:
+        value = await asyncio.to_thread(_dlms_cosem_hls_read, sim.port)
+    finally:
+        await sim.close()
+    assert value == sim.meter.raw_value("1.0.1.8.0.255")
+    assert sim.security is not None
+    assert sim.security.client_counters[b"COSEM001"] >= 7
