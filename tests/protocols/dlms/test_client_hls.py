@@ -109,3 +109,16 @@ async def test_wrong_key_is_an_authentication_error(sim: DlmsSimulator) -> None:
         await _client(sim, counters, authentication_key=bytes(16)).connect()
     assert err.value.secret == "block_cipher_key"
     assert "authentication key" in str(err.value)
+
+
+async def test_counter_rejected_mid_session_reassociates(sim: DlmsSimulator) -> None:
+    counters: list[int] = []
+    async with _client(sim, counters) as client:
+        await client.read("1.0.1.7.0.255")
+        assert sim.security is not None
+        # Another head-end used our title with a far higher counter: the meter now rejects ours.
+        sim.security.client_counters[TITLE] += 1000
+        reading = await client.read("1.0.2.7.0.255")
+        assert reading.value == pytest.approx(sim.meter.physical_value("1.0.2.7.0.255"))
+        assert client.invocation_counter == sim.security.client_counters[TITLE] + 1
+    assert counters[-1] > 1000

@@ -114,6 +114,7 @@ _DIAGNOSTIC_AUTHENTICATION_FAILURE = 13
 _TAG_GET_REQUEST = 0xC0
 _TAG_GET_RESPONSE = 0xC4
 _TAG_EXCEPTION_RESPONSE = 0xD8
+_EXCEPTION_STATE_ERROR = 0x01
 _GET_NORMAL = 1
 _GET_NEXT = 2
 _GET_WITH_BLOCK = 2
@@ -699,8 +700,15 @@ class DlmsClient:
             msg = f"connection to the meter broke: {err}"
             raise DlmsConnectionError(msg) from err
         if response[:1] == bytes((_TAG_EXCEPTION_RESPONSE,)):
+            status = response[2] if len(response) > 2 else None  # noqa: PLR2004
+            if response[1:2] == bytes((_EXCEPTION_STATE_ERROR,)):
+                # Green Book ExceptionResponse state-error: the meter has no (valid) association
+                # any more, e.g. after rejecting our invocation counter. Re-associate.
+                self.connected = False
+                msg = f"the meter dropped the association (exception {response[1:].hex()})"
+                raise DlmsConnectionError(msg)
             msg = f"meter answered with an exception response ({response[1:].hex()})"
-            raise DlmsResponseError(msg, status=response[2] if len(response) > 2 else None)  # noqa: PLR2004
+            raise DlmsResponseError(msg, status=status)
         return response
 
     async def _exchange(self, apdus: Sequence[Any]) -> Any:
