@@ -387,3 +387,20 @@ async def test_replies_in_small_chunks(sim: DlmsSimulator, chunk_size: int) -> N
             assert len(objects) == len(sim.meter.objects())
         many = await client.read_many([DlmsAttributeRef(obis=o) for o in REGISTERS])
         assert [r.obis for r in many if isinstance(r, DlmsReading)] == REGISTERS
+
+
+async def test_small_meter_pdu_splits_lists_and_physical_address() -> None:
+    simulator = DlmsSimulator(
+        meter=SimulatedMeter(now=lambda: NOW), transport=SimTransport.HDLC, max_pdu=64
+    )
+    await simulator.start()
+    try:
+        client = _client(simulator, authentication=DlmsAuthentication.NONE, server_physical=0x11)
+        async with client:
+            registers = list(simulator.meter.registers)[:10]
+            before = simulator.stats.requests
+            results = await client.read_many([DlmsAttributeRef(obis=o) for o in registers])
+            assert simulator.stats.requests - before > 2  # PDU 64 forces more than one list
+        assert [r.obis for r in results if isinstance(r, DlmsReading)] == registers
+    finally:
+        await simulator.close()

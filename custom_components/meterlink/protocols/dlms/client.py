@@ -725,12 +725,20 @@ class DlmsClient:
         return reply
 
     async def _get_raw(self, apdus: Sequence[Any]) -> bytes:
-        """Send a GET request and return the body (normal: Data, with-list: the result list).
+        """Send one GET request and return its body (normal: Data, with-list: result list)."""
+        bodies = await self._get_bodies(apdus)
+        if len(bodies) != 1:
+            msg = f"expected one GET request, gurux built {len(bodies)}"
+            raise DlmsProtocolError(msg)
+        return bodies[0]
+
+    async def _get_bodies(self, apdus: Sequence[Any]) -> list[bytes]:
+        """Send GET requests one after the other and return each response body.
 
         Block transfer (GetResponseWithDataBlock / GetRequestNext) is handled here, so the
         bytes come back untouched and are decoded once by our A-XDR decoder.
         """
-        body = b""
+        bodies: list[bytes] = []
         for apdu in apdus:
             request = bytes(apdu)
             response = self._decipher(await self._request(request))
@@ -748,9 +756,9 @@ class DlmsClient:
                 response = self._decipher(
                     await self._request(self._encipher(next_request + number.to_bytes(4, "big")))
                 )
-            body = self._get_body(response)
+            bodies.append(self._get_body(response))
         self._report_counter()
-        return body
+        return bodies
 
     def _decipher(self, response: bytes) -> bytes:
         """Decipher a glo- response with the meter's system title (learned from the AARE)."""
@@ -921,13 +929,25 @@ class DlmsClient:
                 except DlmsResponseError as err:
                     results.append(err)
             return results
-        for start in range(0, len(refs), self.max_list_items):
-            batch = refs[start : start + self.max_list_items]
+        # Each item takes 10 bytes of the request; stay strictly below gurux's own split point
+        # ((max PDU - 12) / 10, computed as a float that crashes its splitting code).
+        per_request = max(
+            1, min(self.max_list_items, (int(self._gx.settings.maxPduSize) - 13) // 10)
+        )
+        for start in range(0, len(refs), per_request):
+            batch = refs[start : start + per_request]
             items = [(self._object(ref.class_id, ref.obis), ref.attribute) for ref in batch]
             messages = self._gurux(self._gx.readList, items)
             apdus = [a for m in messages for a in (m if isinstance(m, list) else [m])]
-            body = await self._get_raw(apdus)
-            results.extend(self._parse_list(body, batch))
+            # gurux splits a list further when the meter's PDU size demands it.
+            pending = list(batch)
+            for body in await self._get_bodies(apdus):
+                count, _ = decode_length(body, 0)
+                results.extend(self._parse_list(body, pending[:count]))
+                pending = pending[count:]
+            if pending:
+                msg = f"GET-with-list left {len(pending)} item(s) unanswered"
+                raise DlmsProtocolError(msg)
         return results
 
     @staticmethod
