@@ -456,3 +456,28 @@ def test_stream_decoder_continues_after_bad_frame_and_wrong_key() -> None:
     notification = decoder.next_notification()
     assert notification is not None
     assert notification.readings[0].value == 1830
+
+
+@pytest.mark.parametrize(
+    ("security", "gurux_security"),
+    [(DlmsSecurity.NONE, Security.NONE), (DlmsSecurity.ENCRYPTION, Security.ENCRYPTION)],
+)
+def test_gurux_reads_our_mbus_push_frames(
+    security: DlmsSecurity, gurux_security: int, capsys: pytest.CaptureFixture[str]
+) -> None:
+    apdu = notification_apdu(HanList.LANDIS_GYR, SAMPLE)
+    ciphered = protect(apdu, _secured(security), 4)
+    frames = frame_push(ciphered, PushFraming.MBUS)
+    assert len(frames) == (1 if security is DlmsSecurity.NONE else 2)
+    client = GXDLMSSecureClient(True, 16, 1, Authentication.NONE, None, InterfaceType.WIRED_MBUS)
+    client.ciphering.security = gurux_security
+    client.ciphering.blockCipherKey = EK
+    reply, notify = GXReplyData(), GXReplyData()
+    for frame in frames:
+        client.getData(GXByteBuffer(frame), reply, notify)
+    capsys.readouterr()
+    assert notify.complete
+    ours = decode_push_apdu(ciphered, block_cipher_key=EK)
+    power = ours.reading("1.0.1.7.0.255")
+    assert power is not None
+    assert power.raw in list(notify.value)
