@@ -130,6 +130,8 @@ class PushSimulator:
         data = b"".join(self.frames())
         self.pushes += 1
         drop = self.faults.drop_after is not None and self.pushes > self.faults.drop_after
+        if drop:
+            self._connected.clear()
         for writer in list(self._writers):
             if drop:
                 writer.close()
