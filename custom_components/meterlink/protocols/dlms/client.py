@@ -115,6 +115,8 @@ _TAG_GET_REQUEST = 0xC0
 _TAG_GET_RESPONSE = 0xC4
 _TAG_EXCEPTION_RESPONSE = 0xD8
 _EXCEPTION_STATE_ERROR = 0x01
+# IEC 62056-21 mode E: time between sending the ACK option select and switching the port.
+_MODE_E_SWITCH_DELAY_S = 0.5
 _GET_NORMAL = 1
 _GET_NEXT = 2
 _GET_WITH_BLOCK = 2
@@ -381,8 +383,9 @@ class DlmsClient:
         await writer.drain()
         port = getattr(writer.transport, "serial", None)
         if port is not None:
-            # IEC 62056-21 6.4.4: the meter switches about 200 ms after the ACK; so must we.
-            await asyncio.sleep(0.25)
+            # The 6-byte ACK takes 200 ms on the wire at 300 baud (drain() only empties our
+            # buffer) and the meter switches after that; gurux's example waits a full second.
+            await asyncio.sleep(_MODE_E_SWITCH_DELAY_S)
             try:
                 port.baudrate, port.bytesize, port.parity = ident.baud_rate, 8, "N"
             except (OSError, termios.error, ValueError) as err:
