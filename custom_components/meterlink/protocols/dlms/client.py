@@ -167,23 +167,15 @@ type StreamPair = tuple[asyncio.StreamReader, asyncio.StreamWriter]
 type OpenStream = Callable[[], Any]
 
 
-def _to_value(value: Any) -> ReadingValue:
-    """Turn a value gurux parsed into a plain reading value."""
-    if isinstance(value, GXDateTime):
-        result: dt.datetime | None = value.value
-        return result
-    if isinstance(value, bytearray | bytes):
-        raw = bytes(value)
-        if len(raw) == 12:  # noqa: PLR2004 - date-time octet-string
-            stamp = CosemDateTime.from_bytes(raw).to_datetime()
-            if stamp is not None:
-                return stamp
-        if raw and all(32 <= byte < 127 for byte in raw):  # noqa: PLR2004
-            return raw.decode("ascii")
-        return raw
-    if isinstance(value, bool | int | float | str) or value is None:
-        return value
-    return str(value)
+def _octets_value(raw: bytes) -> ReadingValue:
+    """Octet-strings: 12 bytes are a date-time, printable ones text, the rest stay bytes."""
+    if len(raw) == 12:  # noqa: PLR2004 - date-time octet-string
+        stamp = CosemDateTime.from_bytes(raw).to_datetime()
+        if stamp is not None:
+            return stamp
+    if raw and all(32 <= byte < 127 for byte in raw):  # noqa: PLR2004
+        return raw.decode("ascii")
+    return raw
 
 
 def _data_item_value(item: DataItem) -> ReadingValue:
@@ -192,7 +184,7 @@ def _data_item_value(item: DataItem) -> ReadingValue:
     if isinstance(value, CosemDateTime):
         return value.to_datetime()
     if isinstance(value, bytes):
-        return _to_value(value)
+        return _octets_value(value)
     if isinstance(value, tuple):
         return None
     return value
