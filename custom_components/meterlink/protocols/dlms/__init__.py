@@ -1,0 +1,1 @@
+"""DLMS/COSEM protocol library: framing codecs, push decoding and an asyncio client."""
