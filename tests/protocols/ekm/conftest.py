@@ -33,11 +33,6 @@ class FakeClock:
         self.now += seconds
 
 
-@pytest.fixture(autouse=True)
-def _loopback_sockets(socket_enabled: None) -> None:
-    """Re-enable sockets (127.0.0.1 only) after the HA plugin's setup hook disabled them."""
-
-
 @pytest.fixture
 def clock() -> FakeClock:
     return FakeClock()
