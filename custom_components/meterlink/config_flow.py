@@ -22,7 +22,7 @@ class MeterLinkConfigFlow(DcsFlowMixin, ConfigFlow, domain=DOMAIN):
 
     async def async_step_user(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
         """Show the menu of device types."""
-        return self.async_show_menu(step_id="user", menu_options=list(SYSTEMS))
+        return self.async_show_menu(menu_options=list(SYSTEMS))
 
     async def async_step_reauth(self, entry_data: Mapping[str, Any]) -> ConfigFlowResult:
         """Hand reauth to the entry's device type."""
