@@ -244,7 +244,7 @@ def test_fuzz_only_typed_errors_escape(data: bytes, chunk: int) -> None:
 @given(st.binary(min_size=HEADER_SIZE, max_size=300))
 def test_fuzz_with_valid_header_prefix(body: bytes) -> None:
     length = len(body) - HEADER_SIZE
-    header = struct.pack("<2sHqIH", b"\xe3\xdc", 0x0100, 0, 0, length)
+    header = struct.pack("<2sHQIH", b"\xe3\xdc", 0x0100, 0, 0, length)
     with contextlib.suppress(RscpError):
         decode_frame(header + body[HEADER_SIZE:])
     with contextlib.suppress(RscpError):
@@ -377,8 +377,8 @@ def test_pye3dc_reads_our_frame_header_and_batches() -> None:
 
 
 def test_timestamp_layout_matches_pye3dc_decoding() -> None:
-    # Ours: i64 seconds + u32 ns. pye3dc decodes "iii" and sums the two 32-bit halves, which
-    # equals our seconds for any time before 2106; its nanosecond field is read the same.
+    # Ours: u64 seconds + u32 ns (E3/DC SDK SRscpTimestamp). pye3dc decodes "iii" and sums
+    # the two 32-bit halves: our seconds for any time before 2106; ns are read the same.
     ts = item(T.INFO_UTC_TIME, RscpType.TIMESTAMP, RscpTimestamp(1_700_000_000, 250_000_000))
     decoded, _ = rscpDecode(encode_items([ts]))
     assert math.isclose(decoded[2], 1_700_000_000.25)

@@ -1,7 +1,8 @@
 """Sans-I/O RSCP codec: data items, frames with optional CRC-32, and chunk-fed decoders.
 
-Layouts (fact sheet sections 1 and 2; go-rscp ``rscp/constants.go``): a frame is an 18-byte
-header (magic ``E3 DC``, control word, timestamp i64 seconds + u32 nanoseconds, u16 data length),
+Layouts (fact sheet sections 1 and 2; go-rscp ``rscp/constants.go``; E3/DC's SDK header
+``RscpTypes.h`` as shipped in pvtom/rscp2mqtt): a frame is an 18-byte
+header (magic ``E3 DC``, control word, timestamp u64 seconds + u32 nanoseconds, u16 data length),
 the data section (concatenated items) and, if the control word's CRC flag is set, a CRC-32
 (zlib) over header + data. An item is a 7-byte header (u32 tag, u8 type, u16 length) and the
 value; containers hold further items. Everything is little-endian. Nothing here touches a
@@ -35,10 +36,10 @@ MAX_FRAME_SIZE: Final = HEADER_SIZE + MAX_DATA_SIZE + CRC_SIZE
 MAX_DEPTH: Final = 32  # our limit on container nesting, so hostile input cannot recurse deeply
 SNIPPET: Final = 48  # bytes of offending input kept on a protocol error
 
-_FRAME_HEADER = struct.Struct("<2sHqIH")
+_FRAME_HEADER = struct.Struct("<2sHQIH")  # E3/DC SDK RscpTypes.h SRscpFrameHeader
 _ITEM_HEADER = struct.Struct("<IBH")
 _CRC = struct.Struct("<I")
-_TIMESTAMP = struct.Struct("<qI")
+_TIMESTAMP = struct.Struct("<QI")  # E3/DC SDK RscpTypes.h SRscpTimestamp: u64 s, u32 ns
 
 # Fact sheet 2 table: fixed value sizes and their struct formats.
 _FIXED: Final[dict[RscpType, struct.Struct]] = {

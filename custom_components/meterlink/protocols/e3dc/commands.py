@@ -318,3 +318,30 @@ def history(period: HistoryPeriod, *, start: int, interval: int, span: int) -> R
 def idle_periods() -> list[RscpItem]:
     """Build EMS_REQ_GET_IDLE_PERIODS."""
     return nones(T.EMS_REQ_GET_IDLE_PERIODS)
+
+
+def discover_probe(
+    *, batteries: int, inverters: int, power_meters: int, wallboxes: int
+) -> list[RscpItem]:
+    """Build one frame asking every candidate index whether a device answers there."""
+    probe = [
+        container(T.BAT_REQ_DATA, item(T.BAT_INDEX, RscpType.UINT16, i), item(T.BAT_REQ_DCB_COUNT))
+        for i in range(batteries)
+    ]
+    probe += [
+        container(
+            T.PVI_REQ_DATA,
+            item(T.PVI_INDEX, RscpType.UINT16, i),
+            *nones(T.PVI_REQ_TYPE, T.PVI_REQ_USED_STRING_COUNT, T.PVI_REQ_AC_MAX_PHASE_COUNT),
+        )
+        for i in range(inverters)
+    ]
+    probe += [
+        container(T.PM_REQ_DATA, item(T.PM_INDEX, RscpType.UINT16, i), item(T.PM_REQ_TYPE))
+        for i in range(power_meters)
+    ]
+    probe += [
+        container(T.WB_REQ_DATA, item(T.WB_INDEX, RscpType.UCHAR8, i), item(T.WB_REQ_DEVICE_STATE))
+        for i in range(wallboxes)
+    ]
+    return probe
