@@ -282,14 +282,14 @@ class PowerModel:
             box.energy_solar_wh += solar * hours
             box.energy_grid_wh += grid * hours
 
-    def history(self, start: int, span: int) -> dict[str, float]:
-        """Energy totals (Wh) over ``[start, start + span)``, integrated without SOC limits."""
+    def history(self, start: int, span: int, now: float | None = None) -> dict[str, float]:
+        """Energy totals (Wh) over ``[start, start + span)`` up to ``now``, without SOC limits."""
         totals = dict.fromkeys(
             ("pv", "house", "bat_in", "bat_out", "grid_in", "grid_out", "pm0", "pm1"), 0.0
         )
         step = min(HISTORY_STEP_S, max(span, 1))
         t = float(start)
-        end = start + span
+        end = start + span if now is None else min(start + span, now)
         while t < end:
             dt = min(step, end - t)
             hours = dt / 3600

@@ -773,10 +773,13 @@ class E3dcSimulator:
         assert isinstance(start, int)  # noqa: S101  # narrowed by ``valid``
         assert isinstance(span, int)  # noqa: S101
         assert isinstance(interval, int)  # noqa: S101
-        out = [_db_container(T.DB_SUM_CONTAINER, 0, self.model.history(start, span))]
+        now = self.clock()
+        out = [_db_container(T.DB_SUM_CONTAINER, 0, self.model.history(start, span, now))]
         if interval < span:
             for n, t in enumerate(range(start, start + span, interval)):
-                out.append(_db_container(T.DB_VALUE_CONTAINER, n, self.model.history(t, interval)))
+                out.append(
+                    _db_container(T.DB_VALUE_CONTAINER, n, self.model.history(t, interval, now))
+                )
         return container(request.tag | RESPONSE_BIT, *out)
 
 
