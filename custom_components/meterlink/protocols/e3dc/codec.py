@@ -12,8 +12,9 @@ socket or a clock: callers pass timestamps in and feed whatever bytes arrived.
 from __future__ import annotations
 
 from dataclasses import dataclass
+import functools
 import struct
-from typing import TYPE_CHECKING, Final, NoReturn
+from typing import TYPE_CHECKING, Final, NamedTuple, NoReturn
 import zlib
 
 from .cipher import BLOCK_SIZE, RscpCipher
@@ -21,7 +22,7 @@ from .errors import RscpCrcError, RscpProtocolError
 from .tags import RscpErrorCode, RscpType, tag_name
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Iterator
+    from collections.abc import Iterable
 
 MAGIC: Final = b"\xe3\xdc"  # fact sheet 1: bytes E3 DC (LE u16 0xDCE3, go-rscp RSCP_MAGIC)
 CTRL_VERSION_MASK: Final = 0x0F00  # go-rscp RSCP_CTRL_BIT_MASK_VERSION (ctrl read as LE u16)
@@ -87,9 +88,12 @@ class RscpTimestamp:
 type RscpValue = bool | int | float | str | bytes | RscpTimestamp | tuple[RscpItem, ...] | None
 
 
-@dataclass(frozen=True, slots=True)
-class RscpItem:
-    """One RSCP data item: tag, type and value (a tuple of items for containers)."""
+class RscpItem(NamedTuple):
+    """One RSCP data item: tag, type and value (a tuple of items for containers).
+
+    A NamedTuple rather than a frozen dataclass: items are the codec's hot path (hundreds per
+    reply) and tuple construction is several times cheaper; it is just as immutable.
+    """
 
     tag: int
     type: RscpType
@@ -109,7 +113,7 @@ class RscpItem:
     def children(self) -> tuple[RscpItem, ...]:
         """The items inside a container (empty for any other type)."""
         value = self.value
-        return value if isinstance(value, tuple) else ()
+        return value if self.type is RscpType.CONTAINER and isinstance(value, tuple) else ()
 
     def find(self, tag: int) -> RscpItem | None:
         """Return the first direct child with ``tag``, or None."""
@@ -195,7 +199,17 @@ def _encode_item(entry: RscpItem, depth: int = 0) -> bytes:
 
 
 def encode_items(items: Iterable[RscpItem]) -> bytes:
-    """Encode items into an RSCP data section."""
+    """Encode items into an RSCP data section (repeated polls hit a small cache)."""
+    key = tuple(items)
+    try:
+        return _encode_cached(key)
+    except TypeError:  # an unhashable value (bytearray): encode without the cache
+        return b"".join(_encode_item(entry) for entry in key)
+
+
+@functools.lru_cache(maxsize=64)
+def _encode_cached(items: tuple[RscpItem, ...]) -> bytes:
+    """Encode a tuple of items; polls send the same requests again and again."""
     return b"".join(_encode_item(entry) for entry in items)
 
 
@@ -208,13 +222,8 @@ def _bad_length(tag: int, rscp_type: RscpType, want: str, got: int, snippet: byt
     raise RscpProtocolError(msg, snippet=snippet[:SNIPPET])
 
 
-def _decode_variable(tag: int, rscp_type: RscpType, value: bytes, depth: int) -> RscpValue:
-    """Decode the value bytes of a non-fixed-size item."""
-    if rscp_type is RscpType.CONTAINER:
-        if depth >= MAX_DEPTH:
-            msg = f"{tag_name(tag)}: containers nested deeper than {MAX_DEPTH}"
-            raise RscpProtocolError(msg, snippet=value[:SNIPPET])
-        return tuple(_decode_items(value, 0, len(value), depth + 1))
+def _decode_variable(tag: int, rscp_type: RscpType, value: bytes) -> RscpValue:
+    """Decode the value bytes of a variable-size, non-container item."""
     if rscp_type is RscpType.STRING:
         return value.decode("utf-8", "surrogateescape")
     if rscp_type in _RAW_TYPES:
@@ -234,16 +243,41 @@ def _decode_variable(tag: int, rscp_type: RscpType, value: bytes, depth: int) ->
     return int.from_bytes(value, "little")
 
 
-def _decode_items(data: bytes, start: int, end: int, depth: int) -> Iterator[RscpItem]:
-    """Decode consecutive items in ``data[start:end]``."""
+_new_item = tuple.__new__  # builds RscpItem without the NamedTuple __new__ call (hot path)
+_CONTAINER_BYTE: Final = int(RscpType.CONTAINER)
+_BOOL_BYTE: Final = int(RscpType.BOOL)
+# Fixed-size types: header and value unpacked by one struct call, plus the value size.
+_FIXED_ITEM: Final[dict[int, tuple[struct.Struct, int, RscpType]]] = {
+    int(t): (struct.Struct("<IBH" + s.format[1:]), s.size, t) for t, s in _FIXED.items()
+}
+
+
+def _decode_items(data: bytes, start: int, end: int, depth: int) -> list[RscpItem]:  # noqa: C901  # one inlined hot loop
+    """Decode consecutive items in ``data[start:end]`` (containers recurse on the same buffer)."""
+    out: list[RscpItem] = []
+    append = out.append
     pos = start
     unpack_header = _ITEM_HEADER.unpack_from
     types = _TYPE_BY_BYTE
-    fixed_types = _FIXED
+    fixed_items = _FIXED_ITEM
+    value: RscpValue
     while pos < end:
         if end - pos < ITEM_HEADER_SIZE:
             msg = f"{end - pos} stray bytes at offset {pos} where a 7-byte item header belongs"
             raise RscpProtocolError(msg, snippet=data[pos:end][:SNIPPET])
+        type_byte = data[pos + 4]
+        fixed = fixed_items.get(type_byte)
+        if fixed is not None:
+            layout, size, rscp_type = fixed
+            value_end = pos + ITEM_HEADER_SIZE + size
+            if value_end <= end:
+                tag, _type, length, value = layout.unpack_from(data, pos)
+                if length == size:
+                    if type_byte == _BOOL_BYTE:
+                        value = bool(value)
+                    append(_new_item(RscpItem, (tag, rscp_type, value)))
+                    pos = value_end
+                    continue
         tag, type_byte, length = unpack_header(data, pos)
         value_start = pos + ITEM_HEADER_SIZE
         value_end = value_start + length
@@ -253,27 +287,27 @@ def _decode_items(data: bytes, start: int, end: int, depth: int) -> Iterator[Rsc
                 f"enclosing data ({end - value_start} bytes left)"
             )
             raise RscpProtocolError(msg, snippet=data[pos:end][:SNIPPET])
-        rscp_type = types.get(type_byte)
-        if rscp_type is None:
+        if fixed is not None:
+            _bad_length(tag, fixed[2], str(fixed[1]), length, data[pos:value_end])
+        variable_type = types.get(type_byte)
+        if variable_type is None:
             msg = f"{tag_name(tag)} at offset {pos}: unknown data type 0x{type_byte:02X}"
             raise RscpProtocolError(msg, snippet=data[pos:value_end][:SNIPPET])
-        fixed = fixed_types.get(rscp_type)
-        value: RscpValue
-        if fixed is not None:
-            if length != fixed.size:
-                _bad_length(tag, rscp_type, str(fixed.size), length, data[pos:value_end])
-            value = fixed.unpack_from(data, value_start)[0]
-            if rscp_type is RscpType.BOOL:
-                value = bool(value)
+        if type_byte == _CONTAINER_BYTE:
+            if depth >= MAX_DEPTH:
+                msg = f"{tag_name(tag)}: containers nested deeper than {MAX_DEPTH}"
+                raise RscpProtocolError(msg, snippet=data[value_start:value_end][:SNIPPET])
+            value = tuple(_decode_items(data, value_start, value_end, depth + 1))
         else:
-            value = _decode_variable(tag, rscp_type, data[value_start:value_end], depth)
-        yield RscpItem(tag, rscp_type, value)
+            value = _decode_variable(tag, variable_type, data[value_start:value_end])
+        append(_new_item(RscpItem, (tag, variable_type, value)))
         pos = value_end
+    return out
 
 
 def decode_items(data: bytes) -> list[RscpItem]:
     """Decode an RSCP data section into items."""
-    return list(_decode_items(bytes(data), 0, len(data), 0))
+    return _decode_items(bytes(data), 0, len(data), 0)
 
 
 # --------------------------------------------------------------------------------------------

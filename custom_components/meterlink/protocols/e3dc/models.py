@@ -14,7 +14,7 @@ import struct
 from typing import TYPE_CHECKING, Final
 
 from .codec import RscpItem, RscpTimestamp, RscpValue
-from .tags import SYS_SPECS_REPLIES, RscpTag as T
+from .tags import SYS_SPECS_REPLIES, RscpTag as T, RscpType
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -80,18 +80,17 @@ _WB_ALG_MIN = 6
 _WB_POWER = struct.Struct("<hi")  # EXTERN_DATA_SUN/NET: int16 W, int32 Wh (pye3dc)
 
 
+_NUMBERS: Final = frozenset({int, float})
+
+
 def _num(value: RscpValue) -> float | None:
-    """Return a numeric value as float, anything else as None."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return None
-    return float(value)
+    """Return a numeric value as float, anything else (bool, str, None, ...) as None."""
+    return float(value) if type(value) in _NUMBERS else None  # type: ignore[arg-type]
 
 
 def _int(value: RscpValue) -> int | None:
-    """Return an integer value, anything else as None."""
-    if isinstance(value, bool) or not isinstance(value, int):
-        return None
-    return value
+    """Return an integer value, anything else (bool included) as None."""
+    return value if type(value) is int else None
 
 
 def _bool(value: RscpValue) -> bool | None:
@@ -120,18 +119,15 @@ def _time(value: RscpValue) -> datetime | None:
 
 def index_by_tag(items: Iterable[RscpItem]) -> dict[int, RscpItem]:
     """Map tag -> first item (reply items of one frame)."""
-    out: dict[int, RscpItem] = {}
-    for entry in items:
-        out.setdefault(entry.tag, entry)
-    return out
+    entries = items if isinstance(items, (tuple, list)) else tuple(items)
+    return {entry[0]: entry for entry in reversed(entries)}
 
 
-def _value(items: dict[int, RscpItem], tag: int) -> RscpValue:
-    """Return the value of ``tag`` in a reply, None if missing or an error item."""
-    entry = items.get(tag)
-    if entry is None or entry.is_error:
-        return None
-    return entry.value
+def values_by_tag(items: Iterable[RscpItem]) -> dict[int, RscpValue]:
+    """Map tag -> value of the first item with that tag, leaving out RSCP error items."""
+    entries = items if isinstance(items, (tuple, list)) else tuple(items)
+    error = RscpType.ERROR
+    return {tag: value for tag, kind, value in reversed(entries) if kind is not error}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -168,24 +164,24 @@ class LivePower:
     @classmethod
     def from_items(cls, items: Iterable[RscpItem]) -> LivePower:
         """Build from the reply to :func:`commands.live`."""
-        by_tag = index_by_tag(items)
-        add = _num(_value(by_tag, T.EMS_POWER_ADD))
-        status = _int(_value(by_tag, T.EMS_REQ_SYS_STATUS | 0x00800000))
+        values = values_by_tag(items)
+        add = _num(values.get(T.EMS_POWER_ADD))
+        status = _int(values.get(T.EMS_REQ_SYS_STATUS | 0x00800000))
         if status is None:
-            status = _int(_value(by_tag, T.EMS_SYS_STATUS))
+            status = _int(values.get(T.EMS_SYS_STATUS))
         return cls(
-            time=_time(_value(by_tag, T.INFO_UTC_TIME)),
-            pv_power_w=_num(_value(by_tag, T.EMS_POWER_PV)),
-            battery_power_w=_num(_value(by_tag, T.EMS_POWER_BAT)),
-            house_power_w=_num(_value(by_tag, T.EMS_POWER_HOME)),
-            grid_power_w=_num(_value(by_tag, T.EMS_POWER_GRID)),
+            time=_time(values.get(T.INFO_UTC_TIME)),
+            pv_power_w=_num(values.get(T.EMS_POWER_PV)),
+            battery_power_w=_num(values.get(T.EMS_POWER_BAT)),
+            house_power_w=_num(values.get(T.EMS_POWER_HOME)),
+            grid_power_w=_num(values.get(T.EMS_POWER_GRID)),
             additional_power_w=None if add is None else -add,
-            wallbox_power_w=_num(_value(by_tag, T.EMS_POWER_WB_ALL)),
-            wallbox_solar_power_w=_num(_value(by_tag, T.EMS_POWER_WB_SOLAR)),
-            state_of_charge_pct=_num(_value(by_tag, T.EMS_BAT_SOC)),
-            autarky_pct=_num(_value(by_tag, T.EMS_AUTARKY)),
-            self_consumption_pct=_num(_value(by_tag, T.EMS_SELF_CONSUMPTION)),
-            mode=_int(_value(by_tag, T.EMS_MODE)),
+            wallbox_power_w=_num(values.get(T.EMS_POWER_WB_ALL)),
+            wallbox_solar_power_w=_num(values.get(T.EMS_POWER_WB_SOLAR)),
+            state_of_charge_pct=_num(values.get(T.EMS_BAT_SOC)),
+            autarky_pct=_num(values.get(T.EMS_AUTARKY)),
+            self_consumption_pct=_num(values.get(T.EMS_SELF_CONSUMPTION)),
+            mode=_int(values.get(T.EMS_MODE)),
             status=None if status is None else EmsStatus.from_int(status),
         )
 
@@ -215,7 +211,7 @@ class SystemInfo:
     def from_items(cls, items: Iterable[RscpItem]) -> SystemInfo:
         """Build from the reply to :func:`commands.system_info`."""
         entries = list(items)
-        by_tag = index_by_tag(entries)
+        values = values_by_tag(entries)
         specs: dict[str, int | str] = {}
         for entry in entries:
             if entry.tag in SYS_SPECS_REPLIES and not entry.is_error:
@@ -226,19 +222,19 @@ class SystemInfo:
                         value = spec.get(T.EMS_SYS_SPEC_VALUE_STRING)
                     if name is not None and isinstance(value, (int, str)):
                         specs[name] = value
-        serial = _str(_value(by_tag, T.INFO_SERIAL_NUMBER))
-        percent = _num(_value(by_tag, T.EMS_DERATE_AT_PERCENT_VALUE))
+        serial = _str(values.get(T.INFO_SERIAL_NUMBER))
+        percent = _num(values.get(T.EMS_DERATE_AT_PERCENT_VALUE))
         return cls(
             serial=serial,
             model=model_from_serial(serial),
-            firmware=_str(_value(by_tag, T.INFO_SW_RELEASE)),
-            mac=_str(_value(by_tag, T.INFO_MAC_ADDRESS)),
-            ip_address=_str(_value(by_tag, T.INFO_IP_ADDRESS)),
-            production_date=_str(_value(by_tag, T.INFO_PRODUCTION_DATE)),
-            installed_peak_power_w=_num(_value(by_tag, T.EMS_INSTALLED_PEAK_POWER)),
+            firmware=_str(values.get(T.INFO_SW_RELEASE)),
+            mac=_str(values.get(T.INFO_MAC_ADDRESS)),
+            ip_address=_str(values.get(T.INFO_IP_ADDRESS)),
+            production_date=_str(values.get(T.INFO_PRODUCTION_DATE)),
+            installed_peak_power_w=_num(values.get(T.EMS_INSTALLED_PEAK_POWER)),
             derate_percent=None if percent is None else percent * 100,
-            derate_power_w=_num(_value(by_tag, T.EMS_DERATE_AT_POWER_VALUE)),
-            external_source_available=_bool(_value(by_tag, T.EMS_EXT_SRC_AVAILABLE)),
+            derate_power_w=_num(values.get(T.EMS_DERATE_AT_POWER_VALUE)),
+            external_source_available=_bool(values.get(T.EMS_EXT_SRC_AVAILABLE)),
             installed_battery_capacity_wh=_spec(specs, "installedBatteryCapacity"),
             max_ac_power_w=_spec(specs, "maxAcPower"),
             max_charge_power_w=_spec(specs, "maxBatChargePower"),
@@ -298,26 +294,27 @@ class Battery:
     def from_item(cls, data: RscpItem) -> Battery:
         """Build from one BAT_DATA container."""
         by_tag = index_by_tag(data.children)
+        values = values_by_tag(data.children)
         state = by_tag.get(T.BAT_DEVICE_STATE)
         return cls(
-            index=_int(_value(by_tag, T.BAT_INDEX)) or 0,
-            name=_str(_value(by_tag, T.BAT_DEVICE_NAME)),
-            state_of_charge_pct=_num(_value(by_tag, T.BAT_RSOC)),
-            state_of_health_pct=_num(_value(by_tag, T.BAT_ASOC)),
-            voltage_v=_num(_value(by_tag, T.BAT_MODULE_VOLTAGE)),
-            terminal_voltage_v=_num(_value(by_tag, T.BAT_TERMINAL_VOLTAGE)),
-            current_a=_num(_value(by_tag, T.BAT_CURRENT)),
-            charge_cycles=_int(_value(by_tag, T.BAT_CHARGE_CYCLES)),
-            module_count=_int(_value(by_tag, T.BAT_DCB_COUNT)),
-            full_charge_capacity_ah=_num(_value(by_tag, T.BAT_FCC)),
-            remaining_capacity_ah=_num(_value(by_tag, T.BAT_RC)),
-            design_capacity_ah=_num(_value(by_tag, T.BAT_DESIGN_CAPACITY)),
-            usable_capacity_ah=_num(_value(by_tag, T.BAT_USABLE_CAPACITY)),
-            usable_remaining_capacity_ah=_num(_value(by_tag, T.BAT_USABLE_REMAINING_CAPACITY)),
-            max_cell_temperature_c=_num(_value(by_tag, T.BAT_MAX_DCB_CELL_TEMPERATURE)),
-            min_cell_temperature_c=_num(_value(by_tag, T.BAT_MIN_DCB_CELL_TEMPERATURE)),
-            status_code=_int(_value(by_tag, T.BAT_STATUS_CODE)),
-            error_code=_int(_value(by_tag, T.BAT_ERROR_CODE)),
+            index=_int(values.get(T.BAT_INDEX)) or 0,
+            name=_str(values.get(T.BAT_DEVICE_NAME)),
+            state_of_charge_pct=_num(values.get(T.BAT_RSOC)),
+            state_of_health_pct=_num(values.get(T.BAT_ASOC)),
+            voltage_v=_num(values.get(T.BAT_MODULE_VOLTAGE)),
+            terminal_voltage_v=_num(values.get(T.BAT_TERMINAL_VOLTAGE)),
+            current_a=_num(values.get(T.BAT_CURRENT)),
+            charge_cycles=_int(values.get(T.BAT_CHARGE_CYCLES)),
+            module_count=_int(values.get(T.BAT_DCB_COUNT)),
+            full_charge_capacity_ah=_num(values.get(T.BAT_FCC)),
+            remaining_capacity_ah=_num(values.get(T.BAT_RC)),
+            design_capacity_ah=_num(values.get(T.BAT_DESIGN_CAPACITY)),
+            usable_capacity_ah=_num(values.get(T.BAT_USABLE_CAPACITY)),
+            usable_remaining_capacity_ah=_num(values.get(T.BAT_USABLE_REMAINING_CAPACITY)),
+            max_cell_temperature_c=_num(values.get(T.BAT_MAX_DCB_CELL_TEMPERATURE)),
+            min_cell_temperature_c=_num(values.get(T.BAT_MIN_DCB_CELL_TEMPERATURE)),
+            status_code=_int(values.get(T.BAT_STATUS_CODE)),
+            error_code=_int(values.get(T.BAT_ERROR_CODE)),
             connected=None if state is None else _bool(state.get(T.BAT_DEVICE_CONNECTED)),
             working=None if state is None else _bool(state.get(T.BAT_DEVICE_WORKING)),
         )
@@ -345,14 +342,37 @@ class InverterPhase:
     energy_wh: float | None
 
 
-def _indexed(children: Iterable[RscpItem], tag: int) -> dict[int, float | None]:
-    """Collect PVI per-string/phase replies: each a container {PVI_INDEX, PVI_VALUE}."""
-    out: dict[int, float | None] = {}
-    for child in children:
-        if child.tag == tag and not child.is_error:
-            index = _int(child.get(T.PVI_INDEX))
-            if index is not None:
-                out[index] = _num(child.get(T.PVI_VALUE))
+_PVI_INDEXED: Final = frozenset(
+    {
+        T.PVI_DC_POWER,
+        T.PVI_DC_VOLTAGE,
+        T.PVI_DC_CURRENT,
+        T.PVI_DC_STRING_ENERGY_ALL,
+        T.PVI_AC_POWER,
+        T.PVI_AC_VOLTAGE,
+        T.PVI_AC_CURRENT,
+        T.PVI_AC_ENERGY_ALL,
+        T.PVI_TEMPERATURE,
+    }
+)
+
+
+def _indexed(children: Iterable[RscpItem]) -> dict[int, dict[int, float | None]]:
+    """Collect PVI per-string/phase replies (containers {PVI_INDEX, PVI_VALUE}) in one pass."""
+    out: dict[int, dict[int, float | None]] = {}
+    container, error = RscpType.CONTAINER, RscpType.ERROR
+    for tag, kind, parts in children:
+        if tag not in _PVI_INDEXED or kind is not container or not isinstance(parts, tuple):
+            continue
+        index: RscpValue = None
+        value: RscpValue = None
+        for part_tag, part_kind, part_value in parts:
+            if part_tag == T.PVI_INDEX:
+                index = part_value
+            elif part_tag == T.PVI_VALUE and part_kind is not error:
+                value = part_value
+        if type(index) is int:
+            out.setdefault(tag, {})[index] = _num(value)
     return out
 
 
@@ -371,20 +391,18 @@ class Inverter:
     def from_item(cls, data: RscpItem) -> Inverter:
         """Build from one PVI_DATA container."""
         children = data.children
-        by_tag = index_by_tag(children)
-        dc = [
-            _indexed(children, tag) for tag in (T.PVI_DC_POWER, T.PVI_DC_VOLTAGE, T.PVI_DC_CURRENT)
-        ]
-        dc_energy = _indexed(children, T.PVI_DC_STRING_ENERGY_ALL)
-        ac = [
-            _indexed(children, tag) for tag in (T.PVI_AC_POWER, T.PVI_AC_VOLTAGE, T.PVI_AC_CURRENT)
-        ]
-        ac_energy = _indexed(children, T.PVI_AC_ENERGY_ALL)
-        temperatures = _indexed(children, T.PVI_TEMPERATURE)
+        values = values_by_tag(children)
+        indexed = _indexed(children)
+        empty: dict[int, float | None] = {}
+        dc = [indexed.get(t, empty) for t in (T.PVI_DC_POWER, T.PVI_DC_VOLTAGE, T.PVI_DC_CURRENT)]
+        dc_energy = indexed.get(T.PVI_DC_STRING_ENERGY_ALL, empty)
+        ac = [indexed.get(t, empty) for t in (T.PVI_AC_POWER, T.PVI_AC_VOLTAGE, T.PVI_AC_CURRENT)]
+        ac_energy = indexed.get(T.PVI_AC_ENERGY_ALL, empty)
+        temperatures = indexed.get(T.PVI_TEMPERATURE, empty)
         return cls(
-            index=_int(_value(by_tag, T.PVI_INDEX)) or 0,
-            serial=_str(_value(by_tag, T.PVI_SERIAL_NUMBER)),
-            on_grid=_bool(_value(by_tag, T.PVI_ON_GRID)),
+            index=_int(values.get(T.PVI_INDEX)) or 0,
+            serial=_str(values.get(T.PVI_SERIAL_NUMBER)),
+            on_grid=_bool(values.get(T.PVI_ON_GRID)),
             temperature_c=temperatures.get(0),
             strings=tuple(
                 InverterString(
@@ -430,27 +448,27 @@ class PowerMeter:
     @classmethod
     def from_item(cls, data: RscpItem) -> PowerMeter:
         """Build from one PM_DATA container."""
-        by_tag = index_by_tag(data.children)
-        meter_type = _int(_value(by_tag, T.PM_TYPE))
+        values = values_by_tag(data.children)
+        meter_type = _int(values.get(T.PM_TYPE))
         return cls(
-            index=_int(_value(by_tag, T.PM_INDEX)) or 0,
+            index=_int(values.get(T.PM_INDEX)) or 0,
             type=meter_type,
             type_name=None if meter_type is None else POWER_METER_TYPES.get(meter_type),
-            active_phases=_int(_value(by_tag, T.PM_ACTIVE_PHASES)),
+            active_phases=_int(values.get(T.PM_ACTIVE_PHASES)),
             power_w=(
-                _num(_value(by_tag, T.PM_POWER_L1)),
-                _num(_value(by_tag, T.PM_POWER_L2)),
-                _num(_value(by_tag, T.PM_POWER_L3)),
+                _num(values.get(T.PM_POWER_L1)),
+                _num(values.get(T.PM_POWER_L2)),
+                _num(values.get(T.PM_POWER_L3)),
             ),
             voltage_v=(
-                _num(_value(by_tag, T.PM_VOLTAGE_L1)),
-                _num(_value(by_tag, T.PM_VOLTAGE_L2)),
-                _num(_value(by_tag, T.PM_VOLTAGE_L3)),
+                _num(values.get(T.PM_VOLTAGE_L1)),
+                _num(values.get(T.PM_VOLTAGE_L2)),
+                _num(values.get(T.PM_VOLTAGE_L3)),
             ),
             energy_wh=(
-                _num(_value(by_tag, T.PM_ENERGY_L1)),
-                _num(_value(by_tag, T.PM_ENERGY_L2)),
-                _num(_value(by_tag, T.PM_ENERGY_L3)),
+                _num(values.get(T.PM_ENERGY_L1)),
+                _num(values.get(T.PM_ENERGY_L2)),
+                _num(values.get(T.PM_ENERGY_L3)),
             ),
         )
 
@@ -489,6 +507,7 @@ class Wallbox:
     def from_item(cls, data: RscpItem) -> Wallbox:
         """Build from one WB_DATA container."""
         by_tag = index_by_tag(data.children)
+        values = values_by_tag(data.children)
         alg = _extern(by_tag, T.WB_EXTERN_DATA_ALG)
         sun = _extern(by_tag, T.WB_EXTERN_DATA_SUN)
         net = _extern(by_tag, T.WB_EXTERN_DATA_NET)
@@ -500,9 +519,9 @@ class Wallbox:
         if isinstance(key_value, tuple) and key is not None:  # some firmware nests the value
             key_value = key.get(T.WB_KEY_STATE)
         return cls(
-            index=_int(_value(by_tag, T.WB_INDEX)) or 0,
-            name=_str(_value(by_tag, T.WB_DEVICE_NAME)),
-            app_software=_str(_value(by_tag, T.WB_APP_SOFTWARE)),
+            index=_int(values.get(T.WB_INDEX)) or 0,
+            name=_str(values.get(T.WB_DEVICE_NAME)),
+            app_software=_str(values.get(T.WB_APP_SOFTWARE)),
             power_w=None if sun_w is None or net_w is None else sun_w + net_w,
             solar_power_w=sun_w,
             grid_power_w=net_w,
@@ -549,11 +568,11 @@ class WallboxSettings:
     @classmethod
     def from_items(cls, items: Iterable[RscpItem]) -> WallboxSettings:
         """Build from the reply to :func:`commands.wallbox_settings`."""
-        by_tag = index_by_tag(items)
+        values = values_by_tag(items)
         return cls(
-            battery_to_car=_bool(_value(by_tag, T.EMS_BATTERY_TO_CAR_MODE)),
-            battery_before_car=_bool(_value(by_tag, T.EMS_BATTERY_BEFORE_CAR_MODE)),
-            discharge_battery_until_pct=_int(_value(by_tag, T.EMS_GET_WB_DISCHARGE_BAT_UNTIL)),
+            battery_to_car=_bool(values.get(T.EMS_BATTERY_TO_CAR_MODE)),
+            battery_before_car=_bool(values.get(T.EMS_BATTERY_BEFORE_CAR_MODE)),
+            discharge_battery_until_pct=_int(values.get(T.EMS_GET_WB_DISCHARGE_BAT_UNTIL)),
         )
 
 
@@ -607,17 +626,17 @@ class PowerSettings:
     @classmethod
     def from_item(cls, data: RscpItem) -> PowerSettings:
         """Build from the EMS_GET_POWER_SETTINGS container."""
-        by_tag = index_by_tag(data.children)
+        values = values_by_tag(data.children)
         return cls(
-            power_limits_used=_bool(_value(by_tag, T.EMS_POWER_LIMITS_USED)),
-            max_charge_power_w=_int(_value(by_tag, T.EMS_MAX_CHARGE_POWER)),
-            max_discharge_power_w=_int(_value(by_tag, T.EMS_MAX_DISCHARGE_POWER)),
-            discharge_start_power_w=_int(_value(by_tag, T.EMS_DISCHARGE_START_POWER)),
-            powersave_enabled=_bool(_value(by_tag, T.EMS_POWERSAVE_ENABLED)),
+            power_limits_used=_bool(values.get(T.EMS_POWER_LIMITS_USED)),
+            max_charge_power_w=_int(values.get(T.EMS_MAX_CHARGE_POWER)),
+            max_discharge_power_w=_int(values.get(T.EMS_MAX_DISCHARGE_POWER)),
+            discharge_start_power_w=_int(values.get(T.EMS_DISCHARGE_START_POWER)),
+            powersave_enabled=_bool(values.get(T.EMS_POWERSAVE_ENABLED)),
             weather_regulated_charge_enabled=_bool(
-                _value(by_tag, T.EMS_WEATHER_REGULATED_CHARGE_ENABLED)
+                values.get(T.EMS_WEATHER_REGULATED_CHARGE_ENABLED)
             ),
-            weather_forecast_mode=_int(_value(by_tag, T.EMS_WEATHER_FORECAST_MODE)),
+            weather_forecast_mode=_int(values.get(T.EMS_WEATHER_FORECAST_MODE)),
         )
 
 
@@ -632,11 +651,11 @@ class ManualCharge:
     @classmethod
     def from_item(cls, data: RscpItem) -> ManualCharge:
         """Build from the EMS_GET_MANUAL_CHARGE container."""
-        by_tag = index_by_tag(data.children)
+        values = values_by_tag(data.children)
         return cls(
-            active=_bool(_value(by_tag, T.EMS_MANUAL_CHARGE_ACTIVE)),
-            energy_counter_wh=_num(_value(by_tag, T.EMS_MANUAL_CHARGE_ENERGY_COUNTER)),
-            last_start=_time(_value(by_tag, T.EMS_MANUAL_CHARGE_LASTSTART)),
+            active=_bool(values.get(T.EMS_MANUAL_CHARGE_ACTIVE)),
+            energy_counter_wh=_num(values.get(T.EMS_MANUAL_CHARGE_ENERGY_COUNTER)),
+            last_start=_time(values.get(T.EMS_MANUAL_CHARGE_LASTSTART)),
         )
 
 
@@ -662,21 +681,21 @@ class HistoryTotals:
     def from_item(cls, data: RscpItem, *, start: int, span_s: int) -> HistoryTotals:
         """Build from a DB_HISTORY_DATA_* container (its first sum container)."""
         sums = data.find(T.DB_SUM_CONTAINER) or data.find(T.DB_VALUE_CONTAINER)
-        by_tag = index_by_tag(sums.children if sums is not None else ())
+        values = values_by_tag(sums.children if sums is not None else ())
         return cls(
             start=datetime.fromtimestamp(start, tz=UTC),
             span_s=span_s,
-            battery_charge_wh=_num(_value(by_tag, T.DB_BAT_POWER_IN)),
-            battery_discharge_wh=_num(_value(by_tag, T.DB_BAT_POWER_OUT)),
-            solar_production_wh=_num(_value(by_tag, T.DB_DC_POWER)),
-            grid_import_wh=_num(_value(by_tag, T.DB_GRID_POWER_OUT)),
-            grid_export_wh=_num(_value(by_tag, T.DB_GRID_POWER_IN)),
-            house_consumption_wh=_num(_value(by_tag, T.DB_CONSUMPTION)),
-            additional_pm0_wh=_num(_value(by_tag, T.DB_PM_0_POWER)),
-            additional_pm1_wh=_num(_value(by_tag, T.DB_PM_1_POWER)),
-            state_of_charge_pct=_num(_value(by_tag, T.DB_BAT_CHARGE_LEVEL)),
-            autarky_pct=_num(_value(by_tag, T.DB_AUTARKY)),
-            self_consumption_pct=_num(_value(by_tag, T.DB_CONSUMED_PRODUCTION)),
+            battery_charge_wh=_num(values.get(T.DB_BAT_POWER_IN)),
+            battery_discharge_wh=_num(values.get(T.DB_BAT_POWER_OUT)),
+            solar_production_wh=_num(values.get(T.DB_DC_POWER)),
+            grid_import_wh=_num(values.get(T.DB_GRID_POWER_OUT)),
+            grid_export_wh=_num(values.get(T.DB_GRID_POWER_IN)),
+            house_consumption_wh=_num(values.get(T.DB_CONSUMPTION)),
+            additional_pm0_wh=_num(values.get(T.DB_PM_0_POWER)),
+            additional_pm1_wh=_num(values.get(T.DB_PM_1_POWER)),
+            state_of_charge_pct=_num(values.get(T.DB_BAT_CHARGE_LEVEL)),
+            autarky_pct=_num(values.get(T.DB_AUTARKY)),
+            self_consumption_pct=_num(values.get(T.DB_CONSUMED_PRODUCTION)),
         )
 
 
