@@ -39,6 +39,9 @@ _LOGGER = logging.getLogger(__name__)
 
 type AuthFault = Literal["password", "offline", "error"] | None
 
+# Requests a normal user (level 10) may not make; our choice for the simulator, as E3/DC's
+# per-tag permissions are not published.
+INSTALLER_ONLY = frozenset({T.SYS_REQ_SYSTEM_REBOOT})
 MAX_HISTORY_SPAN_S = 366 * 86400
 MAX_HISTORY_VALUES = 400
 MANUAL_CHARGE_LOCK_S = 3600  # the device accepts a manual charge "once every few hours"
@@ -64,6 +67,7 @@ class Faults:
     stall: bool = False
     delay_s: float = 0.0
     auth: AuthFault = None
+    on_bad_key: Literal["close", "garbage"] = "close"  # how to react to undecipherable input
 
 
 @dataclass
@@ -175,8 +179,12 @@ class E3dcSimulator:
                 try:
                     frames = decoder.feed(chunk)
                 except RscpError as err:
-                    # A wrong RSCP key decrypts to garbage: a real device just hangs up.
+                    # A wrong RSCP key decrypts to garbage: a real device just hangs up
+                    # (go-rscp issue #6); optionally answer noise first to test clients.
                     _LOGGER.debug("closing connection on undecipherable input: %s", err)
+                    if self.faults.on_bad_key == "garbage":
+                        writer.write(os.urandom(64))
+                        await writer.drain()
                     return
                 for frame in frames:
                     if not await self._serve(frame.items, session, cipher, writer):
@@ -239,6 +247,10 @@ class E3dcSimulator:
             return _err(tag, RscpErrorCode.ACCESS_DENIED)
         if tag == T.RSCP_REQ_USER_LEVEL:
             return _rsp(tag, _U8, session.level)
+        if tag in INSTALLER_ONLY:
+            if session.level < RscpUserLevel.INSTALLER:
+                return _err(tag, RscpErrorCode.ACCESS_DENIED)
+            return _rsp(tag, _B, value=True)
         handler = self._handlers_by_tag().get(tag)
         if handler is not None:
             return handler(request)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 import pytest
@@ -17,6 +18,7 @@ from custom_components.meterlink.protocols.e3dc.errors import (
     RscpResponseError,
     RscpTimeoutError,
 )
+from custom_components.meterlink.protocols.e3dc.models import IdlePeriod
 from custom_components.meterlink.protocols.e3dc.tags import RscpTag as T, RscpType
 
 from .conftest import KEY, PASSWORD, Clock, make_client
@@ -314,3 +316,40 @@ async def test_key_longer_than_32_bytes_is_rejected_up_front() -> None:
         RscpClient(host="127.0.0.1", username="u", password="p", rscp_key="k" * 33)
     assert err.value.secret == "rscp_key"
     assert KEY
+
+
+async def test_idle_periods_read_modify_write(client: RscpClient) -> None:
+    monday = IdlePeriod(
+        type=0, day=0, active=True, start_hour=0, start_minute=0, end_hour=6, end_minute=30
+    )
+    friday = IdlePeriod(
+        type=1, day=4, active=False, start_hour=18, start_minute=0, end_hour=22, end_minute=0
+    )
+    assert await client.idle_periods() == ()
+    assert set(await client.set_idle_periods([monday, friday])) == {monday, friday}
+    changed = replace(friday, active=True, end_hour=23)
+    after = await client.update_idle_period(changed)
+    assert set(after) == {monday, changed}  # Monday untouched
+
+
+async def test_user_levels_gate_installer_requests(sim: E3dcSimulator) -> None:
+    sim.users["installer@example.com"] = ("installer-pw", 20)
+    user = make_client(sim)
+    (reply,) = await user.request([item(T.SYS_REQ_SYSTEM_REBOOT)])
+    assert reply.is_error
+    assert reply.value == 2  # ACCESS_DENIED
+    await user.close()
+    installer = make_client(sim, username="installer@example.com", password="installer-pw")
+    (reply,) = await installer.request([item(T.SYS_REQ_SYSTEM_REBOOT)])
+    assert reply.value is True
+    assert installer.user_level == 20
+    await installer.close()
+
+
+async def test_wrong_key_answered_with_noise_is_reported_as_key(sim: E3dcSimulator) -> None:
+    sim.faults.on_bad_key = "garbage"
+    rscp = make_client(sim, rscp_key="another-key")
+    with pytest.raises(RscpAuthenticationError) as err:
+        await rscp.connect()
+    assert err.value.secret == "rscp_key"
+    await rscp.close()

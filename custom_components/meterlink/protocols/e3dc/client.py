@@ -44,6 +44,7 @@ from .models import (
     Battery,
     Details,
     HistoryTotals,
+    IdlePeriod,
     Inverter,
     LivePower,
     ManualCharge,
@@ -291,6 +292,7 @@ class RscpClient:
         seconds = int(now)
         nanoseconds = int((now - seconds) * 1e9)
         plain = encode_frame(items, seconds=seconds, nanoseconds=nanoseconds)
+        conn.pending.clear()  # strict request/response: a frame nobody waited for is stale
         if self._on_frame is not None:
             shown = plain if log_items is None else encode_frame(log_items, seconds=seconds)
             self._on_frame("tx", shown)
@@ -548,6 +550,30 @@ class RscpClient:
         )
         return ManualCharge.from_item(reply)
 
+    async def idle_periods(self) -> tuple[IdlePeriod, ...]:
+        """Read the weekly idle periods."""
+        reply = await self.request(commands.idle_periods())
+        return IdlePeriod.list_from_item(_require(reply, T.EMS_GET_IDLE_PERIODS))
+
+    async def set_idle_periods(self, periods: Sequence[IdlePeriod]) -> tuple[IdlePeriod, ...]:
+        """Replace every idle period and verify by reading them back."""
+        reply = _require(
+            await self.request([commands.set_idle_periods(periods)]), T.EMS_SET_IDLE_PERIODS
+        )
+        if reply.value is not True:
+            msg = f"E3/DC refused the idle periods (answered {reply.value!r})"
+            raise RscpResponseError(msg)
+        after = await self.idle_periods()
+        if sorted(after, key=_period_key) != sorted(periods, key=_period_key):
+            msg = f"E3/DC idle periods read back as {after}, expected {tuple(periods)}"
+            raise RscpResponseError(msg)
+        return after
+
+    async def update_idle_period(self, period: IdlePeriod) -> tuple[IdlePeriod, ...]:
+        """Change one idle period (same type and day) read-modify-write, keeping the others."""
+        current = [p for p in await self.idle_periods() if p.key != period.key]
+        return await self.set_idle_periods([*current, period])
+
     async def set_power_mode(self, mode: commands.PowerMode, power_w: int) -> None:
         """Force a battery power mode (idle, charge, discharge, grid charge) for a while."""
         _require(await self.request([commands.set_power_mode(mode, power_w)]), T.EMS_SET_POWER)
@@ -599,6 +625,11 @@ class RscpClient:
 
 
 # ---------------------------------------------------------------------------- helpers
+
+
+def _period_key(period: IdlePeriod) -> tuple[int, int]:
+    """Sort key of idle periods."""
+    return period.key
 
 
 def _pick(new: int | None, current: int | None, send: bool) -> int | None:

@@ -10,10 +10,15 @@ request per round trip, we batch every request of a poll into one frame.
 from __future__ import annotations
 
 from enum import IntEnum
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from .codec import RscpItem, container, item
 from .tags import RscpTag as T, RscpType
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    from .models import IdlePeriod
 
 _NONE = RscpType.NONE
 
@@ -318,6 +323,33 @@ def history(period: HistoryPeriod, *, start: int, interval: int, span: int) -> R
 def idle_periods() -> list[RscpItem]:
     """Build EMS_REQ_GET_IDLE_PERIODS."""
     return nones(T.EMS_REQ_GET_IDLE_PERIODS)
+
+
+def set_idle_periods(periods: Iterable[IdlePeriod]) -> RscpItem:
+    """Build EMS_REQ_SET_IDLE_PERIODS with the full list (layout of pye3dc set_idle_periods)."""
+    u8 = RscpType.UCHAR8
+    return container(
+        T.EMS_REQ_SET_IDLE_PERIODS,
+        *(
+            container(
+                T.EMS_IDLE_PERIOD,
+                item(T.EMS_IDLE_PERIOD_TYPE, u8, p.type),
+                item(T.EMS_IDLE_PERIOD_DAY, u8, p.day),
+                item(T.EMS_IDLE_PERIOD_ACTIVE, RscpType.BOOL, p.active),
+                container(
+                    T.EMS_IDLE_PERIOD_START,
+                    item(T.EMS_IDLE_PERIOD_HOUR, u8, p.start_hour),
+                    item(T.EMS_IDLE_PERIOD_MINUTE, u8, p.start_minute),
+                ),
+                container(
+                    T.EMS_IDLE_PERIOD_END,
+                    item(T.EMS_IDLE_PERIOD_HOUR, u8, p.end_hour),
+                    item(T.EMS_IDLE_PERIOD_MINUTE, u8, p.end_minute),
+                ),
+            )
+            for p in periods
+        ),
+    )
 
 
 def discover_probe(

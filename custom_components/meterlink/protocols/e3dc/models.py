@@ -660,6 +660,55 @@ class ManualCharge:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class IdlePeriod:
+    """A weekly window in which the battery does not charge (type 0) or discharge (type 1)."""
+
+    type: int
+    day: int  # 0 = Monday .. 6 = Sunday
+    active: bool
+    start_hour: int
+    start_minute: int
+    end_hour: int
+    end_minute: int
+
+    @property
+    def key(self) -> tuple[int, int]:
+        """(type, day): the device keeps one period per kind and weekday."""
+        return (self.type, self.day)
+
+    @staticmethod
+    def list_from_item(data: RscpItem) -> tuple[IdlePeriod, ...]:
+        """Build from EMS_GET_IDLE_PERIODS (a list of EMS_IDLE_PERIOD containers)."""
+        out = []
+        for period in data.find_all(T.EMS_IDLE_PERIOD):
+            start = period.find(T.EMS_IDLE_PERIOD_START)
+            end = period.find(T.EMS_IDLE_PERIOD_END)
+            numbers = (
+                _int(period.get(T.EMS_IDLE_PERIOD_TYPE)),
+                _int(period.get(T.EMS_IDLE_PERIOD_DAY)),
+                None if start is None else _int(start.get(T.EMS_IDLE_PERIOD_HOUR)),
+                None if start is None else _int(start.get(T.EMS_IDLE_PERIOD_MINUTE)),
+                None if end is None else _int(end.get(T.EMS_IDLE_PERIOD_HOUR)),
+                None if end is None else _int(end.get(T.EMS_IDLE_PERIOD_MINUTE)),
+            )
+            if any(n is None for n in numbers):
+                continue  # incomplete period: skip rather than invent values
+            kind, day, start_h, start_m, end_h, end_m = (int(n or 0) for n in numbers)
+            out.append(
+                IdlePeriod(
+                    type=kind,
+                    day=day,
+                    active=bool(_bool(period.get(T.EMS_IDLE_PERIOD_ACTIVE))),
+                    start_hour=start_h,
+                    start_minute=start_m,
+                    end_hour=end_h,
+                    end_minute=end_m,
+                )
+            )
+        return tuple(out)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class HistoryTotals:
     """Energy totals for one history-database period (Wh; percentages as reported)."""
 
