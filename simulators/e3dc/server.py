@@ -122,6 +122,7 @@ class E3dcSimulator:
         self.faults = Faults()
         self.stats = Stats()
         self.extra_reply_items: list[RscpItem] = []  # e.g. tags of a newer firmware
+        self.farm_members: list[tuple[str, str]] = []  # (serial, name): makes this a farm master
         self._server: asyncio.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
         self._handlers: set[asyncio.Task[None]] = set()
@@ -294,6 +295,7 @@ class E3dcSimulator:
             T.PM_REQ_DATA: self._power_meter,
             T.WB_REQ_DATA: self._wallbox,
             T.HA_REQ_DATAPOINT_LIST: lambda _r: self._datapoints(),
+            T.FARM_REQ_CONNECTED_DEVICES: lambda _r: self._farm(),
             T.HA_REQ_ACTUATOR_STATES: lambda _r: self._actuator_states(),
             T.HA_REQ_COMMAND_ACTUATOR: self._command_actuator,
             T.DB_REQ_HISTORY_DATA_DAY: self._history,
@@ -725,6 +727,22 @@ class E3dcSimulator:
         return _rsp(request.tag, RscpType.BYTEARRAY, data)
 
     # ------------------------------------------------------------------ smart home, history
+
+    def _farm(self) -> RscpItem:
+        """FARM_CONNECTED_DEVICES (layout assumed from the tag names; see tags.py)."""
+        if not self.farm_members:
+            return _err(T.FARM_REQ_CONNECTED_DEVICES)
+        return container(
+            T.FARM_CONNECTED_DEVICES,
+            *(
+                container(
+                    T.FARM_PARAM_DEVICE,
+                    item(T.FARM_PARAM_SERIALNO, _S, serial),
+                    item(T.FARM_PARAM_CNAME, _S, name),
+                )
+                for serial, name in self.farm_members
+            ),
+        )
 
     def _datapoints(self) -> RscpItem:
         """HA_DATAPOINT_LIST."""

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import replace
-from typing import TYPE_CHECKING
 
 import pytest
 
@@ -18,13 +17,12 @@ from custom_components.meterlink.protocols.e3dc.errors import (
     RscpResponseError,
     RscpTimeoutError,
 )
-from custom_components.meterlink.protocols.e3dc.models import IdlePeriod
+from custom_components.meterlink.protocols.e3dc.models import IdlePeriod, combine_live
 from custom_components.meterlink.protocols.e3dc.tags import RscpTag as T, RscpType
+from simulators.e3dc.model import PowerModel
+from simulators.e3dc.server import E3dcSimulator
 
 from .conftest import KEY, PASSWORD, Clock, make_client
-
-if TYPE_CHECKING:
-    from simulators.e3dc.server import E3dcSimulator
 
 
 async def test_live_poll_is_one_round_trip_and_balances(
@@ -353,3 +351,31 @@ async def test_wrong_key_answered_with_noise_is_reported_as_key(sim: E3dcSimulat
         await rscp.connect()
     assert err.value.secret == "rscp_key"
     await rscp.close()
+
+
+async def test_farm_master_lists_members_and_totals_combine(
+    sim: E3dcSimulator, client: RscpClient, clock: Clock
+) -> None:
+    assert await client.farm_devices() == ()  # not a farm master
+    slave = E3dcSimulator(rscp_key=KEY, model=PowerModel(pv_peak_w=4000, soc_pct=80), clock=clock)
+    await slave.start()
+    sim.farm_members = [("S10-701111111111", "Barn"), (slave.serial, "Workshop")]
+    slave_client = make_client(slave)
+    try:
+        members = await client.farm_devices()
+        assert [(m.serial, m.name) for m in members] == [
+            ("S10-701111111111", "Barn"),
+            (slave.serial, "Workshop"),
+        ]
+        master_live, slave_live = await client.poll_live(), await slave_client.poll_live()
+    finally:
+        await slave_client.close()
+        await slave.stop()
+    total = combine_live([master_live, slave_live], capacities_wh=[13800, 6900])
+    assert total.pv_power_w == master_live.pv_power_w + slave_live.pv_power_w  # type: ignore[operator]
+    produced = total.pv_power_w + total.additional_power_w + total.grid_power_w  # type: ignore[operator]
+    used = total.house_power_w + total.wallbox_power_w + total.battery_power_w  # type: ignore[operator]
+    assert produced == used
+    assert total.state_of_charge_pct == pytest.approx((50 * 13800 + 80 * 6900) / 20700, abs=1)
+    with pytest.raises(ValueError, match="at least one"):
+        combine_live([])

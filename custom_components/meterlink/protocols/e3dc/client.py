@@ -43,6 +43,7 @@ from .errors import (
 from .models import (
     Battery,
     Details,
+    FarmDevice,
     HistoryTotals,
     IdlePeriod,
     Inverter,
@@ -456,6 +457,14 @@ class RscpClient:
             else ManualCharge.from_item(manual),
             wallbox_settings=WallboxSettings.from_items(reply),
         )
+
+    async def farm_devices(self) -> tuple[FarmDevice, ...]:
+        """List the members of a farm (empty when this E3/DC is not a farm master)."""
+        reply = await self.request(commands.nones(T.FARM_REQ_CONNECTED_DEVICES))
+        answer = index_by_tag(reply).get(T.FARM_CONNECTED_DEVICES)
+        if answer is None or answer.is_error:
+            return ()
+        return FarmDevice.list_from_item(answer)
 
     async def switches(self) -> tuple[SmartSwitch, ...]:
         """List smart-home switches with their states (one round trip)."""

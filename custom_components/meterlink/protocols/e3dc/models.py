@@ -17,7 +17,7 @@ from .codec import RscpItem, RscpTimestamp, RscpValue
 from .tags import SYS_SPECS_REPLIES, RscpTag as T, RscpType
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Iterable, Sequence
 
 # Serial-number prefixes -> model (fact sheet 3 "Static info"; pye3dc ``_set_serial``).
 MODEL_BY_PREFIX: Final = (
@@ -706,6 +706,85 @@ class IdlePeriod:
                 )
             )
         return tuple(out)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FarmDevice:
+    """One member of a farm (an E3/DC master with slaves), as the master lists it."""
+
+    serial: str | None
+    name: str | None
+    short_id: int | None
+
+    @staticmethod
+    def list_from_item(data: RscpItem) -> tuple[FarmDevice, ...]:
+        """Build from FARM_CONNECTED_DEVICES (FARM_PARAM_DEVICE containers, or flat children)."""
+        devices = data.find_all(T.FARM_PARAM_DEVICE) or [data]
+        out = []
+        for device in devices:
+            serial = _str(device.get(T.FARM_PARAM_SERIALNO))
+            name = _str(device.get(T.FARM_PARAM_CNAME))
+            if serial is None and name is None:
+                continue
+            out.append(
+                FarmDevice(
+                    serial=serial, name=name, short_id=_int(device.get(T.FARM_PARAM_SHORT_ID))
+                )
+            )
+        return tuple(out)
+
+
+def _sum(values: Iterable[float | None]) -> float | None:
+    """Sum the known values; None if none is known."""
+    known = [v for v in values if v is not None]
+    return sum(known) if known else None
+
+
+def combine_live(
+    parts: Sequence[LivePower], capacities_wh: Sequence[float] | None = None
+) -> LivePower:
+    """Combine the live values of several systems (a farm) into totals.
+
+    Powers add up; the state of charge is weighted by battery capacity (equal weights if not
+    given); autarky and self-consumption are recomputed from the combined flows, so they are
+    exact rather than averaged.
+    """
+    if not parts:
+        msg = "combine_live needs at least one system"
+        raise ValueError(msg)
+    weights = list(capacities_wh) if capacities_wh is not None else [1.0] * len(parts)
+    pv = _sum(p.pv_power_w for p in parts)
+    grid = _sum(p.grid_power_w for p in parts)
+    house = _sum(p.house_power_w for p in parts)
+    wallbox = _sum(p.wallbox_power_w for p in parts)
+    socs = [(p.state_of_charge_pct, w) for p, w in zip(parts, weights, strict=True)]
+    known = [(soc, w) for soc, w in socs if soc is not None]
+    total_weight = sum(w for _, w in known)
+    autarky = self_consumption = None
+    if house is not None and grid is not None:
+        consumption = house + (wallbox or 0.0)
+        autarky = 100.0 * (1 - max(grid, 0.0) / consumption) if consumption else 100.0
+    if pv is not None and grid is not None:
+        self_consumption = 100.0 * (1 - max(-grid, 0.0) / pv) if pv else 100.0
+    return LivePower(
+        time=max((p.time for p in parts if p.time is not None), default=None),
+        pv_power_w=pv,
+        battery_power_w=_sum(p.battery_power_w for p in parts),
+        house_power_w=house,
+        grid_power_w=grid,
+        additional_power_w=_sum(p.additional_power_w for p in parts),
+        wallbox_power_w=wallbox,
+        wallbox_solar_power_w=_sum(p.wallbox_solar_power_w for p in parts),
+        state_of_charge_pct=(
+            sum(soc * w for soc, w in known) / total_weight if total_weight else None
+        ),
+        autarky_pct=None if autarky is None else min(100.0, max(0.0, autarky)),
+        self_consumption_pct=(
+            None if self_consumption is None else min(100.0, max(0.0, self_consumption))
+        ),
+        mode=parts[0].mode,
+        status=parts[0].status,
+    )
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

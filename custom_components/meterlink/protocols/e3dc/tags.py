@@ -519,8 +519,12 @@ class RscpTag:
     SGR_STATE = 0x12800001
     SGR_AKTIV = 0x12800006
 
-    # --- FARM: master with slaves
+    # --- FARM: master with slaves (E3/DC rscpLib table; child layout not documented)
     FARM_REQ_CONNECTED_DEVICES = 0x1A000001
+    FARM_PARAM_DEVICE = 0x1A040000
+    FARM_PARAM_SERIALNO = 0x1A040001
+    FARM_PARAM_CNAME = 0x1A040002
+    FARM_PARAM_SHORT_ID = 0x1A400001
     FARM_CONNECTED_DEVICES = 0x1A800001
 
 
