@@ -64,6 +64,7 @@ class Settings:
     battery_to_car: bool = False
     battery_before_car: bool = True
     wb_discharge_bat_until: int = 80
+    wb_enforce_power_assignment: bool = False
     manual_charge_wh: float = 0.0
     manual_charge_done_wh: float = 0.0
     manual_charge_start: int = 0

@@ -290,6 +290,12 @@ class E3dcSimulator:
             T.EMS_REQ_SET_BATTERY_TO_CAR_MODE: self._set_setting("battery_to_car"),
             T.EMS_REQ_SET_BATTERY_BEFORE_CAR_MODE: self._set_setting("battery_before_car"),
             T.EMS_REQ_SET_WB_DISCHARGE_BAT_UNTIL: self._set_setting("wb_discharge_bat_until"),
+            T.EMS_REQ_SET_WALLBOX_ENFORCE_POWER_ASSIGNMENT: self._set_setting(
+                "wb_enforce_power_assignment"
+            ),
+            T.EMS_REQ_GET_WALLBOX_ENFORCE_POWER_ASSIGNMENT: lambda r: _rsp(
+                r.tag, _U8, int(self.model.settings.wb_enforce_power_assignment)
+            ),
             T.BAT_REQ_DATA: self._battery,
             T.PVI_REQ_DATA: self._inverter,
             T.PM_REQ_DATA: self._power_meter,

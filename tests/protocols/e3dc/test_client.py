@@ -141,6 +141,20 @@ async def test_manual_charge_and_power_mode(client: RscpClient, clock: Clock) ->
     assert live.battery_power_w == 0
 
 
+@pytest.mark.parametrize(
+    ("period", "span"),
+    [(commands.HistoryPeriod.WEEK, 7 * 86400), (commands.HistoryPeriod.MONTH, 30 * 86400)],
+)
+async def test_history_longer_periods(
+    client: RscpClient, clock: Clock, period: commands.HistoryPeriod, span: int
+) -> None:
+    start = int(clock.now) - span
+    totals = await client.history(period, start=start, span_s=span)
+    day = await client.history(commands.HistoryPeriod.DAY, start=start, span_s=86400)
+    assert totals.solar_production_wh > day.solar_production_wh > 0  # type: ignore[operator]
+    assert totals.span_s == span
+
+
 async def test_history_totals_balance(client: RscpClient, clock: Clock) -> None:
     day = int(clock.now) - int(clock.now) % 86400
     totals = await client.history(commands.HistoryPeriod.DAY, start=day, span_s=86400)
@@ -177,9 +191,15 @@ async def test_wallbox_controls(client: RscpClient, sim: E3dcSimulator) -> None:
     assert box.charging is False
     assert box.power_w == 0
     assert await client.set_battery_to_car(True) is True
+    assert await client.set_battery_before_car(False) is True
+    assert await client.set_wallbox_discharge_battery_until(35) is True
+    assert await client.set_wallbox_enforce_power_assignment(True) is True
     details = await client.poll_details()
     assert details.wallbox_settings is not None
     assert details.wallbox_settings.battery_to_car is True
+    assert details.wallbox_settings.battery_before_car is False
+    assert details.wallbox_settings.discharge_battery_until_pct == 35
+    assert details.wallbox_settings.enforce_power_assignment is True
     with pytest.raises(RscpResponseError, match="wallbox 3"):
         await client.toggle_wallbox_phases(3)
 

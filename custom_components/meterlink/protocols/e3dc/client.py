@@ -617,6 +617,24 @@ class RscpClient:
         )
         return reply.value == (1 if enabled else 0)
 
+    async def set_battery_before_car(self, enabled: bool) -> bool:
+        """Charge the house battery before the car (True) or the car first (False)."""
+        return await self._ems_setting(T.EMS_REQ_SET_BATTERY_BEFORE_CAR_MODE, int(enabled))
+
+    async def set_wallbox_discharge_battery_until(self, percent: int) -> bool:
+        """Let wallboxes discharge the house battery down to ``percent`` SOC."""
+        return await self._ems_setting(T.EMS_REQ_SET_WB_DISCHARGE_BAT_UNTIL, percent)
+
+    async def set_wallbox_enforce_power_assignment(self, enabled: bool) -> bool:
+        """Enforce the wallbox power assignment."""
+        return await self._ems_setting(T.EMS_REQ_SET_WALLBOX_ENFORCE_POWER_ASSIGNMENT, int(enabled))
+
+    async def _ems_setting(self, request: int, value: int) -> bool:
+        """Write one UChar8 EMS setting; True if the device echoes the value."""
+        item = commands.set_ems_wallbox_setting(request, value)
+        reply = _require(await self.request([item]), request | RESPONSE_BIT)
+        return reply.value == value
+
     async def _wallbox_write(
         self, index: int, byte_index: int, value: int, *, request: int = T.WB_REQ_SET_EXTERN
     ) -> None:

@@ -219,6 +219,7 @@ def wallbox_settings() -> list[RscpItem]:
         T.EMS_REQ_BATTERY_TO_CAR_MODE,
         T.EMS_REQ_BATTERY_BEFORE_CAR_MODE,
         T.EMS_REQ_GET_WB_DISCHARGE_BAT_UNTIL,
+        T.EMS_REQ_GET_WALLBOX_ENFORCE_POWER_ASSIGNMENT,
     )
 
 
@@ -242,6 +243,11 @@ def wallbox_extern(
 def set_battery_to_car(enabled: bool) -> RscpItem:
     """Build EMS_REQ_SET_BATTERY_TO_CAR_MODE (UChar8 1/0, pye3dc ``set_battery_to_car_mode``)."""
     return item(T.EMS_REQ_SET_BATTERY_TO_CAR_MODE, RscpType.UCHAR8, 1 if enabled else 0)
+
+
+def set_ems_wallbox_setting(request: int, value: int) -> RscpItem:
+    """Build one EMS wallbox setting write (UChar8): battery before car, SOC limit, enforce."""
+    return item(request, RscpType.UCHAR8, value)
 
 
 def switches() -> list[RscpItem]:

@@ -564,6 +564,7 @@ class WallboxSettings:
     battery_to_car: bool | None
     battery_before_car: bool | None
     discharge_battery_until_pct: int | None
+    enforce_power_assignment: bool | None
 
     @classmethod
     def from_items(cls, items: Iterable[RscpItem]) -> WallboxSettings:
@@ -573,6 +574,7 @@ class WallboxSettings:
             battery_to_car=_bool(values.get(T.EMS_BATTERY_TO_CAR_MODE)),
             battery_before_car=_bool(values.get(T.EMS_BATTERY_BEFORE_CAR_MODE)),
             discharge_battery_until_pct=_int(values.get(T.EMS_GET_WB_DISCHARGE_BAT_UNTIL)),
+            enforce_power_assignment=_bool(values.get(T.EMS_GET_WALLBOX_ENFORCE_POWER_ASSIGNMENT)),
         )
 
 
