@@ -64,6 +64,7 @@ class Faults:
     drop: int = 0
     garbage: int = 0
     bad_crc: int = 0
+    mismatch: int = 0  # answer with an item that answers none of the requests
     stall: bool = False
     delay_s: float = 0.0
     auth: AuthFault = None
@@ -219,6 +220,9 @@ class E3dcSimulator:
         replies = [self.answer(request, session) for request in items]
         if logged_in:
             replies += self.extra_reply_items
+        if logged_in and faults.mismatch:
+            faults.mismatch -= 1
+            replies = [item(0x0A8FFFF0, RscpType.UINT32, 0)]
         now = self.clock()
         data = encode_frame(
             replies, seconds=int(now), nanoseconds=int((now - int(now)) * 1e9) % 1_000_000_000

@@ -14,12 +14,13 @@ from custom_components.meterlink.protocols.e3dc.errors import (
     RscpAuthenticationError,
     RscpConnectionError,
     RscpPortalUnreachableError,
+    RscpProtocolError,
     RscpResponseError,
     RscpTimeoutError,
 )
 from custom_components.meterlink.protocols.e3dc.models import IdlePeriod, combine_live
 from custom_components.meterlink.protocols.e3dc.tags import RscpTag as T, RscpType
-from simulators.e3dc.model import PowerModel
+from simulators.e3dc.model import PowerModel, WallboxState
 from simulators.e3dc.server import E3dcSimulator
 
 from .conftest import KEY, PASSWORD, Clock, make_client
@@ -399,3 +400,35 @@ async def test_farm_master_lists_members_and_totals_combine(
     assert total.state_of_charge_pct == pytest.approx((50 * 13800 + 80 * 6900) / 20700, abs=1)
     with pytest.raises(ValueError, match="at least one"):
         combine_live([])
+
+
+async def test_reply_answering_something_else_is_a_protocol_error(
+    sim: E3dcSimulator, client: RscpClient
+) -> None:
+    (unknown,) = await client.request([item(0x0A00FFF0)])  # unknown request: error reply
+    assert unknown.is_error
+    sim.faults.mismatch = 1
+    with pytest.raises(RscpProtocolError, match="none of the 13 requested tags"):
+        await client.poll_live()
+    assert client.connected is False  # out of step: dropped, the next poll reconnects
+    assert (await client.poll_live()).pv_power_w is not None
+
+
+async def test_two_wallboxes_are_two_devices(clock: Clock) -> None:
+    model = PowerModel(
+        wallboxes=[WallboxState(index=0, name="Left"), WallboxState(index=3, name="Right")]
+    )
+    sim = E3dcSimulator(rscp_key=KEY, model=model, clock=clock)
+    await sim.start()
+    rscp = make_client(sim)
+    try:
+        topology = await rscp.discover()
+        assert topology.wallboxes == (0, 3)
+        details = await rscp.poll_details()
+        assert [(w.index, w.name) for w in details.wallboxes] == [(0, "Left"), (3, "Right")]
+        await rscp.set_wallbox_sun_mode(3, on=False)
+        left, right = (await rscp.poll_details()).wallboxes
+        assert (left.sun_mode, right.sun_mode) == (True, False)
+    finally:
+        await rscp.close()
+        await sim.stop()

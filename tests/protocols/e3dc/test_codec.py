@@ -240,6 +240,16 @@ def test_fuzz_only_typed_errors_escape(data: bytes, chunk: int) -> None:
         decode_items(data)
 
 
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.binary(max_size=100), max_size=12))
+def test_fuzz_encrypted_stream_memory_stays_bounded(chunks: list[bytes]) -> None:
+    decoder = RscpStreamDecoder(RscpCipher("fuzz"))
+    with contextlib.suppress(RscpError):
+        for chunk in chunks:
+            decoder.feed(chunk)
+            assert decoder.buffered <= MAX_FRAME_SIZE + 64
+
+
 @settings(max_examples=200, deadline=None)
 @given(st.binary(min_size=HEADER_SIZE, max_size=300))
 def test_fuzz_with_valid_header_prefix(body: bytes) -> None:

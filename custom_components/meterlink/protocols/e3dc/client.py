@@ -348,7 +348,11 @@ class RscpClient:
                 self._note_failure()
                 raise
         self._failures = 0
-        return _match(items, frame)
+        try:
+            return _match(items, frame)
+        except RscpProtocolError:
+            self._drop()  # the reply answers something else: the stream is out of step
+            raise
 
     async def _ensure_connected(self) -> _Connection:
         """Return the open connection, opening one unless backing off after failures."""
