@@ -114,3 +114,11 @@ def test_decrypt_rejects_partial_blocks() -> None:
 def test_wrong_key_yields_different_plaintext() -> None:
     ciphertext = RscpCipher("right-key").encrypt(b"\xe3\xdc\x00\x11" + bytes(28))
     assert RscpCipher("wrong-key").decrypt(ciphertext)[:2] != b"\xe3\xdc"
+
+
+@pytest.mark.parametrize("size", [0, 1, 31, 33])
+def test_c_backend_is_never_fed_partial_blocks(size: int) -> None:
+    with pytest.raises(RscpProtocolError, match="positive multiple of 32"):
+        cipher._cbc_decrypt(b"k" * 32, b"\xff" * 32, b"x" * size)
+    with pytest.raises(RscpProtocolError, match="positive multiple of 32"):
+        cipher._cbc_encrypt(b"k" * 32, b"\xff" * 32, b"x" * size)
