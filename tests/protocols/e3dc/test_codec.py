@@ -11,6 +11,8 @@ from e3dc._rscpLib import rscpDecode, rscpEncode, rscpFrame, rscpFrameDecode
 from e3dc._rscpTags import RscpTag as PyTag, RscpType as PyType
 from hypothesis import given, settings, strategies as st
 import pytest
+from rscp_lib.RscpFrame import RscpFrame
+from rscp_lib.RscpValue import RscpValue
 
 from custom_components.meterlink.protocols.e3dc import commands
 from custom_components.meterlink.protocols.e3dc.cipher import RscpCipher
@@ -403,3 +405,32 @@ def test_pye3dc_timestamp_encoding_quirk_is_decoded_faithfully() -> None:
     theirs = struct.pack("<IBHiii", T.INFO_UTC_TIME, 0x0F, 12, 0, 1_700_000_000, 0)
     (decoded,) = decode_items(theirs)
     assert decoded.value == RscpTimestamp(1_700_000_000 << 32, 0)
+
+
+def test_rscp_lib_frames_interoperate() -> None:
+    # rscp-lib 1.0.2: an independent implementation; it sends frames without CRC (ctrl 0x0100).
+    theirs = RscpFrame().packFrame(
+        [
+            RscpValue().withTagName("TAG_EMS_REQ_POWER_PV", None),
+            RscpValue().withTagName("TAG_INFO_SERIAL_NUMBER", "S10-1"),
+        ]
+    )
+    frame = decode_frame(theirs)
+    assert frame.crc is False
+    assert frame.items == (
+        item(T.EMS_REQ_POWER_PV),
+        item(T.INFO_SERIAL_NUMBER, RscpType.STRING, "S10-1"),
+    )
+    ours = encode_frame(
+        [
+            item(T.EMS_POWER_PV, RscpType.INT32, 4321),
+            container(T.BAT_DATA, item(T.BAT_INDEX, RscpType.UINT16, 1)),
+        ],
+        seconds=1_700_000_000,
+        crc=False,
+    )
+    parsed = RscpFrame()
+    parsed.unpack(ours)
+    pv, bat = parsed.getRscpValues()
+    assert (pv.getTagName(), pv.getValue()) == ("TAG_EMS_POWER_PV", 4321)
+    assert bat.get_child("TAG_BAT_INDEX").getValue() == 1
