@@ -253,7 +253,7 @@ async def test_capture_masks_the_password(sim: E3dcSimulator) -> None:
     assert [d for d, _ in frames] == ["tx", "rx", "tx", "rx"]
     assert PASSWORD.encode() not in b"".join(b for _, b in frames)
     login = decode_frame(frames[0][1]).items[0]
-    assert login.get(T.RSCP_AUTHENTICATION_PASSWORD) == "*" * len(PASSWORD)
+    assert login.get(T.RSCP_AUTHENTICATION_PASSWORD) == "**REDACTED**"
     assert decode_frame(frames[3][1]).find(T.EMS_POWER_PV) is not None
 
 
@@ -432,3 +432,28 @@ async def test_two_wallboxes_are_two_devices(clock: Clock) -> None:
     finally:
         await rscp.close()
         await sim.stop()
+
+
+async def test_backoff_expires_and_doubles(sim: E3dcSimulator) -> None:
+    ticks = Clock(1000.0)
+    rscp = make_client(sim, monotonic=ticks)
+    await rscp.connect()
+    sim.faults.drop = 2  # both the request and its one retry are dropped
+    with pytest.raises(RscpConnectionError, match="closed the connection"):
+        await rscp.poll_live()
+    ticks.now += 0.9
+    with pytest.raises(RscpConnectionError, match=r"another 0\.1 s"):
+        await rscp.poll_live()
+    ticks.now += 0.2
+    assert (await rscp.poll_live()).pv_power_w is not None  # backoff over, device fine again
+    await sim.stop()  # now the device is gone: failures push the next attempt further out
+    with pytest.raises(RscpConnectionError):
+        await rscp.poll_live()
+    with pytest.raises(RscpConnectionError, match=r"another 1\.0 s"):
+        await rscp.poll_live()
+    ticks.now += 1.1
+    with pytest.raises(RscpConnectionError, match="cannot connect"):
+        await rscp.poll_live()
+    with pytest.raises(RscpConnectionError, match=r"another 2\.0 s"):
+        await rscp.poll_live()
+    await rscp.close()

@@ -81,7 +81,8 @@ BACKOFF_S: Final = (1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 60.0)
 MAX_BATTERIES: Final = 4  # indices probed by discover()
 MAX_INVERTERS: Final = 4
 MAX_POWER_METERS: Final = 8
-MAX_WALLBOXES: Final = 8  # E3/DC supports up to 8 wallboxes per system
+MAX_WALLBOXES: Final = 8  # indices probed by discover()
+PASSWORD_MASK: Final = "**REDACTED**"  # noqa: S105  # shown to on_frame instead of the password
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -238,7 +239,7 @@ class RscpClient:
     async def _authenticate(self, conn: _Connection) -> int:
         """Log in; tell a wrong key, a wrong password and an offline device apart."""
         login = commands.authentication(self._username, self._password)
-        masked = commands.authentication(self._username, "*" * len(self._password))
+        masked = commands.authentication(self._username, PASSWORD_MASK)
         try:
             frame = await self._exchange(conn, [login], log_items=[masked])
         except (RscpConnectionError, RscpProtocolError) as err:
