@@ -1,14 +1,16 @@
 """CPU time of one E3/DC poll cycle: MeterLink's RSCP path against pye3dc 0.10.0's code path.
 
-One cycle = the live poll plus the details poll (2 batteries, 1 inverter with 2 strings and 3
-phases, 2 power meters, 1 wallbox, power settings, manual charge, wallbox settings). Both sides
-get the same replies, produced by the simulator's answer logic for a fixed time.
+One cycle = the live poll plus the details poll (2 batteries of 3 modules, 1 inverter with 2
+strings and 3 phases, 2 power meters, 1 wallbox, power settings, manual charge, wallbox
+settings). Both sides get the same replies, produced by the simulator's answer logic for a
+fixed time.
 
 * MeterLink: 2 frames (live, details), each one round trip: encode + encrypt the request,
   decrypt the reply stream, decode it, build the models.
 * pye3dc: its own code path for the same requests - one frame per request as pye3dc sends them
-  (``rscpEncode`` + ``rscpFrame`` + ``RSCPEncryptDecrypt.encrypt``; ``decrypt`` +
-  ``rscpDecode`` + ``rscpFindTagIndex`` per value), socket I/O excluded on both sides.
+  (battery modules one frame each, as ``get_battery_data`` does; ``rscpEncode`` + ``rscpFrame``
+  + ``RSCPEncryptDecrypt.encrypt``; ``decrypt`` + ``rscpDecode`` + ``rscpFindTagIndex`` per
+  value), socket I/O excluded on both sides.
 
 Run: ``python bench/e3dc_poll.py [--rounds N]``. The last line is JSON.
 """
@@ -33,6 +35,7 @@ from custom_components.meterlink.protocols.e3dc.client import _topology
 from custom_components.meterlink.protocols.e3dc.codec import (
     RscpItem,
     RscpStreamDecoder,
+    container,
     encode_frame,
 )
 from custom_components.meterlink.protocols.e3dc.models import (
@@ -63,7 +66,10 @@ def _requests() -> tuple[list[RscpItem], list[RscpItem]]:
     session = Session(level=10)
     probe = commands.discover_probe(batteries=4, inverters=4, power_meters=8, wallboxes=8)
     topology = _topology([sim.answer(r, session) for r in probe])
-    details: list[RscpItem] = [commands.battery(i) for i in topology.batteries]
+    details: list[RscpItem] = [
+        commands.battery(i, modules=n)
+        for i, n in zip(topology.batteries, topology.battery_modules, strict=True)
+    ]
     details += [
         commands.inverter(p.index, strings=p.strings, phases=p.phases) for p in topology.inverters
     ]
@@ -100,6 +106,22 @@ def _ours_cycle(live_req: list[RscpItem], details_req: list[RscpItem], stream: l
     ManualCharge.from_item(by_tag[T.EMS_GET_MANUAL_CHARGE])
     WallboxSettings.from_items(reply)
     return len(batteries) + len(inverters) + len(meters) + len(boxes) + int(live.pv_power_w or 0)
+
+
+def _pye3dc_requests(requests: list[RscpItem]) -> list[RscpItem]:
+    """The same requests split the way pye3dc sends them: one top-level item per frame, and
+    battery modules one frame each (``get_battery_data`` asks BAT_REQ_DCB_INFO per DCB)."""
+    out: list[RscpItem] = []
+    for request in requests:
+        if request.tag != T.BAT_REQ_DATA:
+            out.append(request)
+            continue
+        modules = [c for c in request.children if c.tag == T.BAT_REQ_DCB_INFO]
+        base = [c for c in request.children if c.tag != T.BAT_REQ_DCB_INFO]
+        index = request.find(T.BAT_INDEX)
+        out.append(container(T.BAT_REQ_DATA, *base))
+        out += [container(T.BAT_REQ_DATA, index, module) for module in modules if index]
+    return out
 
 
 def _py_message(entry: RscpItem) -> tuple[int, int, object]:
@@ -141,10 +163,11 @@ def main() -> None:
         server.encrypt(encode_frame(live_rep, seconds=NOON)),
         server.encrypt(encode_frame(details_rep, seconds=NOON)),
     ]
-    py_requests = [_py_message(r) for r in live_req + details_req]
+    py_items = _pye3dc_requests(live_req + details_req)
+    py_requests = [_py_message(r) for r in py_items]
     server = RscpCipher(KEY)
     py_stream = [
-        server.encrypt(encode_frame([reply], seconds=NOON)) for reply in live_rep + details_rep
+        server.encrypt(encode_frame([reply], seconds=NOON)) for reply in _answers(py_items)
     ]
     reply_bytes = sum(len(c) for c in ours_stream)
 

@@ -550,7 +550,7 @@ class E3dcSimulator:
             T.BAT_REQ_TERMINAL_VOLTAGE: (_F, 51.2 + f.soc_pct / 50),
             T.BAT_REQ_CURRENT: (_F, f.battery_w * share / 52.0),
             T.BAT_REQ_CHARGE_CYCLES: (_U32, m.battery_cycles + index),
-            T.BAT_REQ_DCB_COUNT: (_U8, 3),
+            T.BAT_REQ_DCB_COUNT: (_U8, DCB_COUNT),
             T.BAT_REQ_FCC: (_F, amp_hours * 0.96),
             T.BAT_REQ_RC: (_F, amp_hours * 0.96 * f.soc_pct / 100),
             T.BAT_REQ_DESIGN_CAPACITY: (_F, amp_hours),
@@ -579,6 +579,8 @@ class E3dcSimulator:
             elif child.tag in values:
                 rscp_type, value = values[child.tag]
                 out.append(_rsp(child.tag, rscp_type, value))
+            elif child.tag == T.BAT_REQ_DCB_INFO and isinstance(child.value, int):
+                out.append(_dcb_info(index, child.value, f.soc_pct, f.battery_w * share))
             else:
                 out.append(_err(child.tag))
         return container(T.BAT_DATA, *out)
@@ -875,6 +877,28 @@ def _live(tag: int, f: Flows, m: PowerModel) -> RscpItem:
     }
     rscp_type, value = values[tag]
     return _rsp(tag, rscp_type, value)
+
+
+DCB_COUNT = 3  # modules per simulated battery
+
+
+def _dcb_info(battery: int, module: int, soc: float, battery_w: float) -> RscpItem:
+    """BAT_DCB_INFO for one module; NOT_AVAILABLE past the last module."""
+    if not 0 <= module < DCB_COUNT:
+        return _err(T.BAT_REQ_DCB_INFO)
+    voltage = 17.0 + soc / 100
+    return container(
+        T.BAT_DCB_INFO,
+        item(T.BAT_DCB_INDEX, _U16, module),
+        item(T.BAT_DCB_SOC, _F, soc),
+        item(T.BAT_DCB_SOH, _F, 97.5 - module - battery),
+        item(T.BAT_DCB_CYCLE_COUNT, _U32, 120 + module),
+        item(T.BAT_DCB_VOLTAGE, _F, voltage),
+        item(T.BAT_DCB_CURRENT, _F, battery_w / (voltage * DCB_COUNT)),
+        item(T.BAT_DCB_FULL_CHARGE_CAPACITY, _F, 44.0),
+        item(T.BAT_DCB_REMAINING_CAPACITY, _F, 44.0 * soc / 100),
+        item(T.BAT_DCB_SERIALNO, _S, f"DCB-{battery}-{module}"),
+    )
 
 
 def _temperature(_index: int) -> float:

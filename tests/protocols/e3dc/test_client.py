@@ -70,6 +70,11 @@ async def test_discover_and_details_in_one_frame(client: RscpClient, sim: E3dcSi
     assert [b.index for b in details.batteries] == [0, 1]
     assert details.batteries[1].charge_cycles == sim.model.battery_cycles + 1
     assert details.batteries[0].connected is True
+    assert topology.battery_modules == (3, 3)
+    modules = details.batteries[1].modules
+    assert [m.index for m in modules] == [0, 1, 2]
+    assert modules[2].state_of_health_pct == pytest.approx(97.5 - 2 - 1)
+    assert modules[0].serial == "DCB-1-0"
     (inverter,) = details.inverters
     assert [s.index for s in inverter.strings] == [0, 1]
     assert sum(s.power_w or 0 for s in inverter.strings) == pytest.approx(

@@ -79,6 +79,7 @@ DEFAULT_PORT: Final = 5033  # fact sheet 0; pye3dc DEFAULT_PORT
 READ_SIZE: Final = 64 * 1024
 BACKOFF_S: Final = (1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 60.0)
 MAX_BATTERIES: Final = 4  # indices probed by discover()
+MAX_MODULES: Final = 32  # cap on DCB_INFO requests per battery, whatever DCB_COUNT says
 MAX_INVERTERS: Final = 4
 MAX_POWER_METERS: Final = 8
 MAX_WALLBOXES: Final = 8  # indices probed by discover()
@@ -99,6 +100,7 @@ class Topology:
     """Which batteries, inverters, power meters and wallboxes answer on this system."""
 
     batteries: tuple[int, ...] = ()
+    battery_modules: tuple[int, ...] = ()  # modules (DCBs) per battery, aligned with batteries
     inverters: tuple[InverterLayout, ...] = ()
     power_meters: tuple[int, ...] = ()
     wallboxes: tuple[int, ...] = ()
@@ -436,7 +438,10 @@ class RscpClient:
         """Read batteries, inverters, power meters, wallboxes and settings in ONE round trip."""
         if topology is None:
             topology = self.topology or await self.discover()
-        items: list[RscpItem] = [commands.battery(i) for i in topology.batteries]
+        modules = topology.battery_modules or (0,) * len(topology.batteries)
+        items: list[RscpItem] = [
+            commands.battery(i, modules=n) for i, n in zip(topology.batteries, modules, strict=True)
+        ]
         items += [
             commands.inverter(p.index, strings=p.strings, phases=p.phases)
             for p in topology.inverters
@@ -718,10 +723,12 @@ def _check_results(reply: RscpItem) -> None:
 
 def _topology(reply: Sequence[RscpItem]) -> Topology:
     """Read the discover() probe reply."""
-    batteries, inverters, meters, wallboxes = [], [], [], []
+    batteries, modules, inverters, meters, wallboxes = [], [], [], [], []
     for entry in reply:
         if entry.tag == T.BAT_DATA and _answered(entry, T.BAT_DCB_COUNT):
             batteries.append(_index(entry, T.BAT_INDEX))
+            count = entry.get(T.BAT_DCB_COUNT)
+            modules.append(min(count, MAX_MODULES) if isinstance(count, int) else 0)
         elif entry.tag == T.PVI_DATA and _answered(entry, T.PVI_TYPE):
             strings = entry.get(T.PVI_USED_STRING_COUNT)
             phases = entry.get(T.PVI_AC_MAX_PHASE_COUNT)
@@ -740,6 +747,7 @@ def _topology(reply: Sequence[RscpItem]) -> Topology:
                 wallboxes.append(_index(entry, T.WB_INDEX))
     return Topology(
         batteries=tuple(batteries),
+        battery_modules=tuple(modules),
         inverters=tuple(inverters),
         power_meters=tuple(meters),
         wallboxes=tuple(wallboxes),

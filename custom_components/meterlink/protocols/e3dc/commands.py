@@ -154,10 +154,13 @@ def system_info() -> list[RscpItem]:
     return nones(*SYSTEM_INFO_TAGS)
 
 
-def battery(index: int) -> RscpItem:
-    """Build BAT_REQ_DATA for battery ``index`` with every value we model."""
+def battery(index: int, *, modules: int = 0) -> RscpItem:
+    """Build BAT_REQ_DATA for battery ``index``; BAT_REQ_DCB_INFO (Uint16 = module) per module."""
     return container(
-        T.BAT_REQ_DATA, item(T.BAT_INDEX, RscpType.UINT16, index), *nones(*_BATTERY_CHILDREN)
+        T.BAT_REQ_DATA,
+        item(T.BAT_INDEX, RscpType.UINT16, index),
+        *nones(*_BATTERY_CHILDREN),
+        *(item(T.BAT_REQ_DCB_INFO, RscpType.UINT16, module) for module in range(modules)),
     )
 
 

@@ -266,6 +266,37 @@ def model_from_serial(serial: str | None) -> str | None:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class BatteryModule:
+    """One module (DCB) of a battery."""
+
+    index: int
+    state_of_charge_pct: float | None
+    state_of_health_pct: float | None
+    cycles: int | None
+    voltage_v: float | None
+    current_a: float | None
+    full_charge_capacity_ah: float | None
+    remaining_capacity_ah: float | None
+    serial: str | None
+
+    @classmethod
+    def from_item(cls, data: RscpItem) -> BatteryModule:
+        """Build from one BAT_DCB_INFO container."""
+        values = values_by_tag(data.children)
+        return cls(
+            index=_int(values.get(T.BAT_DCB_INDEX)) or 0,
+            state_of_charge_pct=_num(values.get(T.BAT_DCB_SOC)),
+            state_of_health_pct=_num(values.get(T.BAT_DCB_SOH)),
+            cycles=_int(values.get(T.BAT_DCB_CYCLE_COUNT)),
+            voltage_v=_num(values.get(T.BAT_DCB_VOLTAGE)),
+            current_a=_num(values.get(T.BAT_DCB_CURRENT)),
+            full_charge_capacity_ah=_num(values.get(T.BAT_DCB_FULL_CHARGE_CAPACITY)),
+            remaining_capacity_ah=_num(values.get(T.BAT_DCB_REMAINING_CAPACITY)),
+            serial=_str(values.get(T.BAT_DCB_SERIALNO)),
+        )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Battery:
     """One battery (BAT index) with its pack values."""
 
@@ -289,6 +320,7 @@ class Battery:
     error_code: int | None
     connected: bool | None
     working: bool | None
+    modules: tuple[BatteryModule, ...] = ()
 
     @classmethod
     def from_item(cls, data: RscpItem) -> Battery:
@@ -317,6 +349,11 @@ class Battery:
             error_code=_int(values.get(T.BAT_ERROR_CODE)),
             connected=None if state is None else _bool(state.get(T.BAT_DEVICE_CONNECTED)),
             working=None if state is None else _bool(state.get(T.BAT_DEVICE_WORKING)),
+            modules=tuple(
+                BatteryModule.from_item(child)
+                for child in data.children
+                if child.tag == T.BAT_DCB_INFO and child.type is RscpType.CONTAINER
+            ),
         )
 
 
