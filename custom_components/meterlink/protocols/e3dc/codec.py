@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 import functools
 import struct
-from typing import TYPE_CHECKING, Final, NamedTuple, NoReturn
+from typing import TYPE_CHECKING, Any, Final, NamedTuple, NoReturn
 import zlib
 
 from .cipher import BLOCK_SIZE, RscpCipher
@@ -22,7 +22,7 @@ from .errors import RscpCrcError, RscpProtocolError
 from .tags import RscpErrorCode, RscpType, tag_name
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Callable, Iterable
 
 MAGIC: Final = b"\xe3\xdc"  # fact sheet 1: bytes E3 DC (LE u16 0xDCE3, go-rscp RSCP_MAGIC)
 CTRL_VERSION_MASK: Final = 0x0F00  # go-rscp RSCP_CTRL_BIT_MASK_VERSION (ctrl read as LE u16)
@@ -245,36 +245,45 @@ def _decode_variable(tag: int, rscp_type: RscpType, value: bytes) -> RscpValue:
 
 _new_item = tuple.__new__  # builds RscpItem without the NamedTuple __new__ call (hot path)
 _CONTAINER_BYTE: Final = int(RscpType.CONTAINER)
-_BOOL_BYTE: Final = int(RscpType.BOOL)
-# Fixed-size types: header and value unpacked by one struct call, plus the value size.
-_FIXED_ITEM: Final[dict[int, tuple[struct.Struct, int, RscpType]]] = {
-    int(t): (struct.Struct("<IBH" + s.format[1:]), s.size, t) for t, s in _FIXED.items()
-}
+# Per type byte (list index beats dict lookup): for fixed-size types, one struct call unpacks
+# header and value together ("?" reads BOOL as Python bool, any non-zero byte is true).
+type _FixedItem = tuple[Callable[..., tuple[Any, ...]], int, RscpType]
 
 
-def _decode_items(data: bytes, start: int, end: int, depth: int) -> list[RscpItem]:  # noqa: C901  # one inlined hot loop
+def _fixed_items() -> list[_FixedItem | None]:
+    """Per type byte: (unpack header+value, value size, type) for fixed-size types."""
+    table: list[_FixedItem | None] = [None] * 256
+    for rscp_type, layout in _FIXED.items():
+        value_format = "?" if rscp_type is RscpType.BOOL else layout.format[1:]
+        unpack = struct.Struct("<IBH" + value_format).unpack_from
+        table[int(rscp_type)] = (unpack, layout.size, rscp_type)
+    return table
+
+
+_FIXED_ITEM: Final = _fixed_items()
+_TYPE_LIST: Final[list[RscpType | None]] = [_TYPE_BY_BYTE.get(b) for b in range(256)]
+
+
+def _decode_items(data: bytes, start: int, end: int, depth: int) -> list[RscpItem]:  # noqa: C901
     """Decode consecutive items in ``data[start:end]`` (containers recurse on the same buffer)."""
     out: list[RscpItem] = []
     append = out.append
     pos = start
     unpack_header = _ITEM_HEADER.unpack_from
-    types = _TYPE_BY_BYTE
+    types = _TYPE_LIST
     fixed_items = _FIXED_ITEM
     value: RscpValue
     while pos < end:
         if end - pos < ITEM_HEADER_SIZE:
             msg = f"{end - pos} stray bytes at offset {pos} where a 7-byte item header belongs"
             raise RscpProtocolError(msg, snippet=data[pos:end][:SNIPPET])
-        type_byte = data[pos + 4]
-        fixed = fixed_items.get(type_byte)
+        fixed = fixed_items[data[pos + 4]]
         if fixed is not None:
-            layout, size, rscp_type = fixed
+            unpack, size, rscp_type = fixed
             value_end = pos + ITEM_HEADER_SIZE + size
             if value_end <= end:
-                tag, _type, length, value = layout.unpack_from(data, pos)
+                tag, _type_byte, length, value = unpack(data, pos)
                 if length == size:
-                    if type_byte == _BOOL_BYTE:
-                        value = bool(value)
                     append(_new_item(RscpItem, (tag, rscp_type, value)))
                     pos = value_end
                     continue
@@ -289,7 +298,7 @@ def _decode_items(data: bytes, start: int, end: int, depth: int) -> list[RscpIte
             raise RscpProtocolError(msg, snippet=data[pos:end][:SNIPPET])
         if fixed is not None:
             _bad_length(tag, fixed[2], str(fixed[1]), length, data[pos:value_end])
-        variable_type = types.get(type_byte)
+        variable_type = types[type_byte]
         if variable_type is None:
             msg = f"{tag_name(tag)} at offset {pos}: unknown data type 0x{type_byte:02X}"
             raise RscpProtocolError(msg, snippet=data[pos:value_end][:SNIPPET])
