@@ -161,6 +161,20 @@ async def test_history_longer_periods(
     assert totals.span_s == span
 
 
+async def test_history_hourly_series_adds_up_to_the_day(client: RscpClient, clock: Clock) -> None:
+    day = int(clock.now) - int(clock.now) % 86400 - 86400  # yesterday, complete
+    hours = await client.history_series(
+        commands.HistoryPeriod.DAY, start=day, span_s=86400, interval_s=3600
+    )
+    assert len(hours) == 24
+    assert [h.start.timestamp() for h in hours] == [day + 3600 * n for n in range(24)]
+    total = await client.history(commands.HistoryPeriod.DAY, start=day, span_s=86400)
+    assert sum(h.solar_production_wh or 0 for h in hours) == pytest.approx(
+        total.solar_production_wh, rel=1e-4
+    )
+    assert hours[2].solar_production_wh == 0  # 02:00 UTC: night
+
+
 async def test_history_totals_balance(client: RscpClient, clock: Clock) -> None:
     day = int(clock.now) - int(clock.now) % 86400
     totals = await client.history(commands.HistoryPeriod.DAY, start=day, span_s=86400)

@@ -496,6 +496,14 @@ class RscpClient:
         reply = _require(await self.request([request]), int(period) | RESPONSE_BIT)
         return HistoryTotals.from_item(reply, start=start, span_s=span_s)
 
+    async def history_series(
+        self, period: commands.HistoryPeriod, *, start: int, span_s: int, interval_s: int
+    ) -> tuple[HistoryTotals, ...]:
+        """Read energy per interval (e.g. hourly values of a day, for long-term statistics)."""
+        request = commands.history(period, start=start, interval=interval_s, span=span_s)
+        reply = _require(await self.request([request]), int(period) | RESPONSE_BIT)
+        return HistoryTotals.series_from_item(reply, start=start, interval_s=interval_s)
+
     # ------------------------------------------------------------------ writes
 
     async def set_switch(self, index: int, on: bool) -> bool:

@@ -846,8 +846,25 @@ class HistoryTotals:
 
     @classmethod
     def from_item(cls, data: RscpItem, *, start: int, span_s: int) -> HistoryTotals:
-        """Build from a DB_HISTORY_DATA_* container (its first sum container)."""
+        """Build from a DB_HISTORY_DATA_* container (its sum container)."""
         sums = data.find(T.DB_SUM_CONTAINER) or data.find(T.DB_VALUE_CONTAINER)
+        return cls._from_sums(sums, start=start, span_s=span_s)
+
+    @classmethod
+    def series_from_item(
+        cls, data: RscpItem, *, start: int, interval_s: int
+    ) -> tuple[HistoryTotals, ...]:
+        """One entry per DB_VALUE_CONTAINER (interval), placed by its DB_GRAPH_INDEX."""
+        out = []
+        for position, values in enumerate(data.find_all(T.DB_VALUE_CONTAINER)):
+            graph_index = _num(values.get(T.DB_GRAPH_INDEX))
+            index = int(graph_index) if graph_index is not None else position
+            out.append(cls._from_sums(values, start=start + index * interval_s, span_s=interval_s))
+        return tuple(out)
+
+    @classmethod
+    def _from_sums(cls, sums: RscpItem | None, *, start: int, span_s: int) -> HistoryTotals:
+        """Build from one DB sum/value container."""
         values = values_by_tag(sums.children if sums is not None else ())
         return cls(
             start=datetime.fromtimestamp(start, tz=UTC),
