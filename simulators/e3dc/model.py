@@ -51,6 +51,20 @@ class WallboxState:
     car_soc_pct: int = 40
 
 
+def _default_switches() -> list[SwitchState]:
+    """Three smart-home actuators, one of them on."""
+    return [
+        SwitchState(index=1, name="Heat pump"),
+        SwitchState(index=2, name="Pool pump", on=True),
+        SwitchState(index=5, name="Garage light"),
+    ]
+
+
+def _default_wallboxes() -> list[WallboxState]:
+    """One wallbox with a car plugged in (pass ``wallboxes=[]`` for none)."""
+    return [WallboxState(index=0, name="Garage")]
+
+
 @dataclass
 class Settings:
     """Everything a user can change; persisted as JSON when a state file is given."""
@@ -105,23 +119,15 @@ class PowerModel:
     soc_pct: float = 50.0
     state_path: Path | None = None
     settings: Settings = field(default_factory=Settings)
-    switches: list[SwitchState] = field(default_factory=list)
-    wallboxes: list[WallboxState] = field(default_factory=list)
+    switches: list[SwitchState] = field(default_factory=_default_switches)
+    wallboxes: list[WallboxState] = field(default_factory=_default_wallboxes)
     last_time: float | None = None
     battery_charged_wh: float = 0.0
     battery_discharged_wh: float = 0.0
     battery_cycles: int = 123
 
     def __post_init__(self) -> None:
-        """Create default devices and load persisted settings."""
-        if not self.switches:
-            self.switches = [
-                SwitchState(index=1, name="Heat pump"),
-                SwitchState(index=2, name="Pool pump", on=True),
-                SwitchState(index=5, name="Garage light"),
-            ]
-        if not self.wallboxes:
-            self.wallboxes = [WallboxState(index=0, name="Garage")]
+        """Load persisted settings."""
         self.load()
 
     # ------------------------------------------------------------------ persistence

@@ -476,3 +476,22 @@ async def test_backoff_expires_and_doubles(sim: E3dcSimulator) -> None:
     with pytest.raises(RscpConnectionError, match=r"another 2\.0 s"):
         await rscp.poll_live()
     await rscp.close()
+
+
+async def test_system_without_wallbox_and_context_manager(clock: Clock) -> None:
+    sim = E3dcSimulator(rscp_key=KEY, model=PowerModel(wallboxes=[], switches=[]), clock=clock)
+    await sim.start()
+    try:
+        async with make_client(sim) as rscp:
+            await rscp.connect()  # already connected: no second login
+            assert sim.stats.logins == 1
+            topology = await rscp.discover()
+            assert topology.wallboxes == ()
+            live = await rscp.poll_live()
+            assert live.wallbox_power_w == 0
+            assert live.status is not None
+            assert live.status.flags["wallbox_alive"] is False
+            assert await rscp.switches() == ()
+        assert rscp.connected is False
+    finally:
+        await sim.stop()
