@@ -76,13 +76,16 @@ if TYPE_CHECKING:
 _LOGGER = logging.getLogger(__name__)
 
 DEFAULT_PORT: Final = 5033  # fact sheet 0; pye3dc DEFAULT_PORT
-READ_SIZE: Final = 64 * 1024
+READ_SIZE: Final = 64 * 1024  # one frame is at most 65 559 bytes (fact sheet 1)
+# Our choice: the device tolerates few clients (fact sheet 5), so wait longer after each
+# failed attempt; ioBroker's adapter pauses a minute (git-kick/ioBroker.e3dc-rscp #186).
 BACKOFF_S: Final = (1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 60.0)
-MAX_BATTERIES: Final = 4  # indices probed by discover()
+# Indices probed by discover() (our choice; one frame, unanswered indices cost an error item).
+MAX_BATTERIES: Final = 4
 MAX_MODULES: Final = 32  # cap on DCB_INFO requests per battery, whatever DCB_COUNT says
 MAX_INVERTERS: Final = 4
-MAX_POWER_METERS: Final = 8
-MAX_WALLBOXES: Final = 8  # indices probed by discover()
+MAX_POWER_METERS: Final = 8  # PM indices 0..7 (S10 Mini / Quattroporte use 6, fact sheet 3)
+MAX_WALLBOXES: Final = 8
 PASSWORD_MASK: Final = "**REDACTED**"  # noqa: S105  # shown to on_frame instead of the password
 
 
