@@ -2,8 +2,8 @@
 
 One cycle = the live poll plus the details poll (2 batteries of 3 modules, 1 inverter with 2
 strings and 3 phases, 2 power meters, 1 wallbox, power settings, manual charge, wallbox
-settings). Both sides get the same replies, produced by the simulator's answer logic for a
-fixed time.
+settings, SG-Ready). Both sides get the same replies, produced by the simulator's answer logic
+for a fixed time.
 
 * MeterLink: 2 frames (live, details), each one round trip: encode + encrypt the request,
   decrypt the reply stream, decode it, build the models.
@@ -45,6 +45,7 @@ from custom_components.meterlink.protocols.e3dc.models import (
     ManualCharge,
     PowerMeter,
     PowerSettings,
+    SgReady,
     Wallbox,
     WallboxSettings,
     index_by_tag,
@@ -77,6 +78,7 @@ def _requests() -> tuple[list[RscpItem], list[RscpItem]]:
     details += [commands.wallbox(i) for i in topology.wallboxes]
     details += commands.power_settings()
     details += commands.wallbox_settings()
+    details.append(commands.sg_ready())
     return commands.live(), details
 
 
@@ -105,6 +107,7 @@ def _ours_cycle(live_req: list[RscpItem], details_req: list[RscpItem], stream: l
     PowerSettings.from_item(by_tag[T.EMS_GET_POWER_SETTINGS])
     ManualCharge.from_item(by_tag[T.EMS_GET_MANUAL_CHARGE])
     WallboxSettings.from_items(reply)
+    SgReady.from_item(by_tag[T.SGR_DATA])
     return len(batteries) + len(inverters) + len(meters) + len(boxes) + int(live.pv_power_w or 0)
 
 

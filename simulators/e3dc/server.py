@@ -306,6 +306,7 @@ class E3dcSimulator:
             T.WB_REQ_DATA: self._wallbox,
             T.HA_REQ_DATAPOINT_LIST: lambda _r: self._datapoints(),
             T.FARM_REQ_CONNECTED_DEVICES: lambda _r: self._farm(),
+            T.SGR_REQ_DATA: self._sg_ready,
             T.HA_REQ_ACTUATOR_STATES: lambda _r: self._actuator_states(),
             T.HA_REQ_COMMAND_ACTUATOR: self._command_actuator,
             T.DB_REQ_HISTORY_DATA_DAY: self._history,
@@ -563,6 +564,9 @@ class E3dcSimulator:
             T.BAT_REQ_DEVICE_NAME: (_S, f"BAT{index}"),
             T.BAT_REQ_MAX_CHARGE_CURRENT: (_F, 90.0),
             T.BAT_REQ_MAX_DISCHARGE_CURRENT: (_F, 90.0),
+            T.BAT_REQ_TRAINING_MODE: (_U8, 0),
+            T.BAT_REQ_TOTAL_USE_TIME: (_I32, 86400 * 700),
+            T.BAT_REQ_TOTAL_DISCHARGE_TIME: (_I32, 86400 * 300),
         }
         for child in request.children:
             if child.tag == T.BAT_INDEX:
@@ -702,7 +706,7 @@ class E3dcSimulator:
             elif tag == T.WB_REQ_EXTERN_DATA_NET:
                 out.append(_extern(tag, struct.pack("<hi", int(grid_w), int(box.energy_grid_wh))))
             elif tag == T.WB_REQ_APP_SOFTWARE:
-                out.append(_rsp(tag, _U32, 1234))
+                out.append(_rsp(tag, _U8, 42))  # rscp-lib types WB_APP_SOFTWARE as UChar8
             elif tag == T.WB_REQ_KEY_STATE:
                 out.append(_rsp(tag, _U8, 0))
             elif tag == T.WB_REQ_DEVICE_NAME:
@@ -739,6 +743,18 @@ class E3dcSimulator:
         return _rsp(request.tag, RscpType.BYTEARRAY, data)
 
     # ------------------------------------------------------------------ smart home, history
+
+    def _sg_ready(self, request: RscpItem) -> RscpItem:
+        """SGR_DATA: overall state (index 0xFF) 2 = normal operation, not active."""
+        index = request.get(T.SGR_INDEX)
+        out = [item(T.SGR_INDEX, _U16, index if isinstance(index, int) else 0)]
+        for child in request.children:
+            if child.tag == T.SGR_REQ_STATE:
+                out.append(_rsp(child.tag, RscpType.CHAR8, 2))
+                out.append(item(T.SGR_AKTIV, _B, value=False))
+            elif child.tag != T.SGR_INDEX:
+                out.append(_err(child.tag))
+        return container(T.SGR_DATA, *out)
 
     def _farm(self) -> RscpItem:
         """FARM_CONNECTED_DEVICES (layout assumed from the tag names; see tags.py)."""

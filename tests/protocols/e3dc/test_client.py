@@ -93,6 +93,11 @@ async def test_discover_and_details_in_one_frame(client: RscpClient, sim: E3dcSi
     assert details.power_settings.max_charge_power_w == 4500
     assert details.manual_charge is not None
     assert details.manual_charge.active is False
+    assert details.sg_ready is not None
+    assert (details.sg_ready.state, details.sg_ready.active) == (2, False)
+    assert box.app_software == "42"
+    assert details.batteries[0].total_use_time_s == 86400 * 700
+    assert details.batteries[0].real_state_of_charge_pct == details.batteries[0].state_of_charge_pct
 
 
 async def test_switches_list_and_set(client: RscpClient) -> None:

@@ -21,6 +21,7 @@ from custom_components.meterlink.protocols.e3dc.models import (
     ManualCharge,
     PowerMeter,
     PowerSettings,
+    SgReady,
     SmartSwitch,
     SystemInfo,
     Wallbox,
@@ -75,6 +76,7 @@ def test_models_accept_any_item_tree(items: list[RscpItem], one: RscpItem) -> No
         ManualCharge.from_item,
         IdlePeriod.list_from_item,
         FarmDevice.list_from_item,
+        SgReady.from_item,
     ):
         build(one)
     HistoryTotals.from_item(one, start=0, span_s=86400)

@@ -51,6 +51,7 @@ from .models import (
     ManualCharge,
     PowerMeter,
     PowerSettings,
+    SgReady,
     SmartSwitch,
     SystemInfo,
     Wallbox,
@@ -453,6 +454,7 @@ class RscpClient:
         items += [commands.wallbox(i) for i in topology.wallboxes]
         items += commands.power_settings()
         items += commands.wallbox_settings()
+        items.append(commands.sg_ready())
         reply = await self.request(items)
         by_tag = index_by_tag(reply)
         settings = by_tag.get(T.EMS_GET_POWER_SETTINGS)
@@ -469,6 +471,7 @@ class RscpClient:
             if manual is None or manual.is_error
             else ManualCharge.from_item(manual),
             wallbox_settings=WallboxSettings.from_items(reply),
+            sg_ready=_sg_ready(by_tag.get(T.SGR_DATA)),
         )
 
     async def farm_devices(self) -> tuple[FarmDevice, ...]:
@@ -673,6 +676,14 @@ class RscpClient:
 
 
 # ---------------------------------------------------------------------------- helpers
+
+
+def _sg_ready(data: RscpItem | None) -> SgReady | None:
+    """SG-Ready state if the device answered it (SGR_STATE present and not an error)."""
+    if data is None or data.is_error:
+        return None
+    state = data.find(T.SGR_STATE)
+    return None if state is None or state.is_error else SgReady.from_item(data)
 
 
 def _period_key(period: IdlePeriod) -> tuple[int, int]:

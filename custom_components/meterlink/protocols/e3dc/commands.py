@@ -72,6 +72,12 @@ _BATTERY_CHILDREN: Final = (
     T.BAT_REQ_STATUS_CODE,
     T.BAT_REQ_ERROR_CODE,
     T.BAT_REQ_DEVICE_STATE,
+    T.BAT_REQ_RSOC_REAL,
+    T.BAT_REQ_MAX_CHARGE_CURRENT,
+    T.BAT_REQ_MAX_DISCHARGE_CURRENT,
+    T.BAT_REQ_TRAINING_MODE,
+    T.BAT_REQ_TOTAL_USE_TIME,
+    T.BAT_REQ_TOTAL_DISCHARGE_TIME,
 )
 
 _POWER_METER_CHILDREN: Final = (
@@ -213,6 +219,16 @@ def wallbox(index: int) -> RscpItem:
     """Build WB_REQ_DATA for wallbox ``index`` (status bytes, sun/grid power, key state)."""
     return container(
         T.WB_REQ_DATA, item(T.WB_INDEX, RscpType.UCHAR8, index), *nones(*_WALLBOX_CHILDREN)
+    )
+
+
+SG_READY_OVERALL: Final = 0xFF  # SGR_INDEX of the overall SG-Ready state (hacs-e3dc)
+
+
+def sg_ready() -> RscpItem:
+    """Build SGR_REQ_DATA for the overall SG-Ready state (index 0xFF)."""
+    return container(
+        T.SGR_REQ_DATA, item(T.SGR_INDEX, RscpType.UINT16, SG_READY_OVERALL), item(T.SGR_REQ_STATE)
     )
 
 

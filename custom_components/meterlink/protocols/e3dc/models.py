@@ -107,6 +107,13 @@ def _str(value: RscpValue) -> str | None:
     return value if isinstance(value, str) else None
 
 
+def _version(value: RscpValue) -> str | None:
+    """A software version reported as a string or a number (WB_APP_SOFTWARE is UChar8)."""
+    if type(value) is int:
+        return str(value)
+    return _str(value)
+
+
 def _time(value: RscpValue) -> datetime | None:
     """Turn an RSCP timestamp into an aware UTC datetime; None if absent or out of range."""
     if not isinstance(value, RscpTimestamp):
@@ -320,6 +327,12 @@ class Battery:
     error_code: int | None
     connected: bool | None
     working: bool | None
+    real_state_of_charge_pct: float | None = None
+    max_charge_current_a: float | None = None
+    max_discharge_current_a: float | None = None
+    training_mode: int | None = None
+    total_use_time_s: int | None = None
+    total_discharge_time_s: int | None = None
     modules: tuple[BatteryModule, ...] = ()
 
     @classmethod
@@ -349,6 +362,12 @@ class Battery:
             error_code=_int(values.get(T.BAT_ERROR_CODE)),
             connected=None if state is None else _bool(state.get(T.BAT_DEVICE_CONNECTED)),
             working=None if state is None else _bool(state.get(T.BAT_DEVICE_WORKING)),
+            real_state_of_charge_pct=_num(values.get(T.BAT_RSOC_REAL)),
+            max_charge_current_a=_num(values.get(T.BAT_MAX_CHARGE_CURRENT)),
+            max_discharge_current_a=_num(values.get(T.BAT_MAX_DISCHARGE_CURRENT)),
+            training_mode=_int(values.get(T.BAT_TRAINING_MODE)),
+            total_use_time_s=_int(values.get(T.BAT_TOTAL_USE_TIME)),
+            total_discharge_time_s=_int(values.get(T.BAT_TOTAL_DISCHARGE_TIME)),
             modules=tuple(
                 BatteryModule.from_item(child)
                 for child in data.children
@@ -558,7 +577,7 @@ class Wallbox:
         return cls(
             index=_int(values.get(T.WB_INDEX)) or 0,
             name=_str(values.get(T.WB_DEVICE_NAME)),
-            app_software=_str(values.get(T.WB_APP_SOFTWARE)),
+            app_software=_version(values.get(T.WB_APP_SOFTWARE)),
             power_w=None if sun_w is None or net_w is None else sun_w + net_w,
             solar_power_w=sun_w,
             grid_power_w=net_w,
@@ -613,6 +632,20 @@ class WallboxSettings:
             discharge_battery_until_pct=_int(values.get(T.EMS_GET_WB_DISCHARGE_BAT_UNTIL)),
             enforce_power_assignment=_bool(values.get(T.EMS_GET_WALLBOX_ENFORCE_POWER_ASSIGNMENT)),
         )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SgReady:
+    """Overall SG-Ready (heat-pump control) state."""
+
+    state: int | None
+    active: bool | None
+
+    @classmethod
+    def from_item(cls, data: RscpItem) -> SgReady:
+        """Build from SGR_DATA."""
+        values = values_by_tag(data.children)
+        return cls(state=_int(values.get(T.SGR_STATE)), active=_bool(values.get(T.SGR_AKTIV)))
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -894,3 +927,4 @@ class Details:
     power_settings: PowerSettings | None
     manual_charge: ManualCharge | None
     wallbox_settings: WallboxSettings | None
+    sg_ready: SgReady | None = None
