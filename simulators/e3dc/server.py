@@ -298,7 +298,7 @@ class E3dcSimulator:
                 "wb_enforce_power_assignment"
             ),
             T.EMS_REQ_GET_WALLBOX_ENFORCE_POWER_ASSIGNMENT: lambda r: _rsp(
-                r.tag, _U8, int(self.model.settings.wb_enforce_power_assignment)
+                r.tag, _B, self.model.settings.wb_enforce_power_assignment
             ),
             T.BAT_REQ_DATA: self._battery,
             T.PVI_REQ_DATA: self._inverter,
@@ -345,7 +345,7 @@ class E3dcSimulator:
         if tag == T.EMS_REQ_DERATE_AT_POWER_VALUE:
             return _rsp(tag, _F, m.pv_peak_w * 0.7)
         if tag == T.EMS_REQ_EXT_SRC_AVAILABLE:
-            return _rsp(tag, _U8, 1 if m.additional_w else 0)
+            return _rsp(tag, RscpType.CHAR8, 1 if m.additional_w else 0)
         if tag == T.EMS_REQ_BATTERY_TO_CAR_MODE:
             return _rsp(tag, _U8, int(s.battery_to_car))
         if tag == T.EMS_REQ_BATTERY_BEFORE_CAR_MODE:
@@ -378,9 +378,9 @@ class E3dcSimulator:
             *(
                 container(
                     T.EMS_SYS_SPEC,
-                    item(T.EMS_SYS_SPEC_INDEX, _U32, i),
+                    item(T.EMS_SYS_SPEC_INDEX, _I32, i),
                     item(T.EMS_SYS_SPEC_NAME, _S, name),
-                    item(T.EMS_SYS_SPEC_VALUE_INT, RscpType.INT64, value),
+                    item(T.EMS_SYS_SPEC_VALUE_INT, _I32, value),
                 )
                 for i, (name, value) in enumerate(specs)
             ),
@@ -397,7 +397,7 @@ class E3dcSimulator:
             item(T.EMS_DISCHARGE_START_POWER, _U32, s.discharge_start_w),
             item(T.EMS_POWERSAVE_ENABLED, _U8, int(s.powersave)),
             item(T.EMS_WEATHER_REGULATED_CHARGE_ENABLED, _U8, int(s.weather_regulated_charge)),
-            item(T.EMS_WEATHER_FORECAST_MODE, _I32, 0),
+            item(T.EMS_WEATHER_FORECAST_MODE, _U8, 0),
         )
 
     def _set_power_settings(self, request: RscpItem) -> RscpItem:
@@ -438,7 +438,7 @@ class E3dcSimulator:
         return container(
             T.EMS_GET_MANUAL_CHARGE,
             item(T.EMS_MANUAL_CHARGE_ACTIVE, _B, s.manual_charge_wh > s.manual_charge_done_wh),
-            item(T.EMS_MANUAL_CHARGE_ENERGY_COUNTER, _D, float(s.manual_charge_done_wh)),
+            item(T.EMS_MANUAL_CHARGE_ENERGY_COUNTER, _U32, int(s.manual_charge_done_wh)),
             item(
                 T.EMS_MANUAL_CHARGE_LASTSTART,
                 RscpType.TIMESTAMP,
@@ -554,13 +554,13 @@ class E3dcSimulator:
             T.BAT_REQ_DCB_COUNT: (_U8, DCB_COUNT),
             T.BAT_REQ_FCC: (_F, amp_hours * 0.96),
             T.BAT_REQ_RC: (_F, amp_hours * 0.96 * f.soc_pct / 100),
-            T.BAT_REQ_DESIGN_CAPACITY: (_F, amp_hours),
+            T.BAT_REQ_DESIGN_CAPACITY: (_D, amp_hours),
             T.BAT_REQ_USABLE_CAPACITY: (_F, amp_hours * 0.9),
             T.BAT_REQ_USABLE_REMAINING_CAPACITY: (_F, amp_hours * 0.9 * f.soc_pct / 100),
             T.BAT_REQ_MAX_DCB_CELL_TEMPERATURE: (_F, 24.5),
             T.BAT_REQ_MIN_DCB_CELL_TEMPERATURE: (_F, 21.0),
-            T.BAT_REQ_STATUS_CODE: (_U32, 0),
-            T.BAT_REQ_ERROR_CODE: (_U32, 0),
+            T.BAT_REQ_STATUS_CODE: (RscpType.BITFIELD, b"\x00\x00\x00\x00"),
+            T.BAT_REQ_ERROR_CODE: (RscpType.BITFIELD, b"\x00\x00\x00\x00"),
             T.BAT_REQ_DEVICE_NAME: (_S, f"BAT{index}"),
             T.BAT_REQ_MAX_CHARGE_CURRENT: (_F, 90.0),
             T.BAT_REQ_MAX_DISCHARGE_CURRENT: (_F, 90.0),
@@ -617,7 +617,7 @@ class E3dcSimulator:
         }
         plain: dict[int, tuple[RscpType, object]] = {
             T.PVI_REQ_ON_GRID: (_B, True),
-            T.PVI_REQ_STATE: (_B, True),
+            T.PVI_REQ_STATE: (_S, "Running"),
             T.PVI_REQ_TYPE: (_U8, 3),
             T.PVI_REQ_SERIAL_NUMBER: (_S, f"PVI-{index}-0042"),
             T.PVI_REQ_AC_MAX_PHASE_COUNT: (_U8, 3),
@@ -658,7 +658,7 @@ class E3dcSimulator:
         f = self._flows()
         phase_w = f.grid_w / 3 if index == 0 else f.additional_w / 3
         values: dict[int, tuple[RscpType, object]] = {
-            T.PM_REQ_TYPE: (_U8, meters[index]),  # type: ignore[index]
+            T.PM_REQ_TYPE: (_U16, meters[index]),  # type: ignore[index]
             T.PM_REQ_ACTIVE_PHASES: (_U8, 7),
             T.PM_REQ_MODE: (_U8, 0),
             T.PM_REQ_MAX_PHASE_POWER: (_U32, 11000),
@@ -708,7 +708,7 @@ class E3dcSimulator:
             elif tag == T.WB_REQ_APP_SOFTWARE:
                 out.append(_rsp(tag, _U8, 42))  # rscp-lib types WB_APP_SOFTWARE as UChar8
             elif tag == T.WB_REQ_KEY_STATE:
-                out.append(_rsp(tag, _U8, 0))
+                out.append(_rsp(tag, _U32, 0))
             elif tag == T.WB_REQ_DEVICE_NAME:
                 out.append(_rsp(tag, _S, box.name))
             elif tag == T.WB_REQ_DEVICE_STATE:
@@ -780,7 +780,7 @@ class E3dcSimulator:
                 container(
                     T.HA_DATAPOINT,
                     item(T.HA_DATAPOINT_INDEX, _U16, s.index),
-                    item(T.HA_DATAPOINT_TYPE, _U8, s.type),
+                    item(T.HA_DATAPOINT_TYPE, _U32, s.type),
                     item(T.HA_DATAPOINT_NAME, _S, s.name),
                 )
                 for s in self.model.switches
@@ -795,7 +795,7 @@ class E3dcSimulator:
                 container(
                     T.HA_DATAPOINT,
                     item(T.HA_DATAPOINT_INDEX, _U16, s.index),
-                    item(T.HA_DATAPOINT_STATE, _S, "on" if s.on else "off"),
+                    item(T.HA_DATAPOINT_STATE, RscpType.CHAR8, 1 if s.on else 0),
                 )
                 for s in self.model.switches
             ),
@@ -892,6 +892,8 @@ def _live(tag: int, f: Flows, m: PowerModel) -> RscpItem:
         T.EMS_REQ_COUPLING_MODE: (_U8, 0),
     }
     rscp_type, value = values[tag]
+    if tag == T.EMS_REQ_SYS_STATUS:  # E3/DC's table: the answer is EMS_SYS_STATUS 0x0100009E
+        return item(T.EMS_SYS_STATUS, rscp_type, value)  # type: ignore[arg-type]
     return _rsp(tag, rscp_type, value)
 
 
@@ -913,7 +915,7 @@ def _dcb_info(battery: int, module: int, soc: float, battery_w: float) -> RscpIt
         item(T.BAT_DCB_CURRENT, _F, battery_w / (voltage * DCB_COUNT)),
         item(T.BAT_DCB_FULL_CHARGE_CAPACITY, _F, 44.0),
         item(T.BAT_DCB_REMAINING_CAPACITY, _F, 44.0 * soc / 100),
-        item(T.BAT_DCB_SERIALNO, _S, f"DCB-{battery}-{module}"),
+        item(T.BAT_DCB_SERIALNO, _U32, 7_000_000 + 100 * battery + module),
     )
 
 

@@ -74,7 +74,7 @@ async def test_discover_and_details_in_one_frame(client: RscpClient, sim: E3dcSi
     modules = details.batteries[1].modules
     assert [m.index for m in modules] == [0, 1, 2]
     assert modules[2].state_of_health_pct == pytest.approx(97.5 - 2 - 1)
-    assert modules[0].serial == "DCB-1-0"
+    assert modules[0].serial == "7000100"
     (inverter,) = details.inverters
     assert [s.index for s in inverter.strings] == [0, 1]
     assert sum(s.power_w or 0 for s in inverter.strings) == pytest.approx(
@@ -97,6 +97,8 @@ async def test_discover_and_details_in_one_frame(client: RscpClient, sim: E3dcSi
     assert (details.sg_ready.state, details.sg_ready.active) == (2, False)
     assert box.app_software == "42"
     assert details.batteries[0].total_use_time_s == 86400 * 700
+    assert details.batteries[0].status_code == 0  # sent as a 4-byte bitfield
+    assert modules[1].serial == "7000101"
     assert details.batteries[0].real_state_of_charge_pct == details.batteries[0].state_of_charge_pct
 
 

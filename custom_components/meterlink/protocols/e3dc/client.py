@@ -61,6 +61,7 @@ from .models import (
 from .tags import (
     RESPONSE_BIT,
     SYS_SPECS_REPLIES,
+    SYS_STATUS_REPLIES,
     RscpErrorCode,
     RscpTag as T,
     RscpType,
@@ -707,6 +708,8 @@ def _expected(request: RscpItem) -> set[int]:
     """Tags that may answer ``request``."""
     if request.tag == T.EMS_REQ_GET_SYS_SPECS:
         return set(SYS_SPECS_REPLIES)
+    if request.tag == T.EMS_REQ_SYS_STATUS:
+        return set(SYS_STATUS_REPLIES)
     return {request.tag | RESPONSE_BIT}
 
 

@@ -114,6 +114,18 @@ def _version(value: RscpValue) -> str | None:
     return _str(value)
 
 
+def _state(value: RscpValue) -> str | int | None:
+    """A switch state: a string like "on" or a small integer."""
+    return value if isinstance(value, str) else _int(value)
+
+
+def _code(value: RscpValue) -> int | None:
+    """A status/error code sent as an integer or as a bitfield (little-endian bytes)."""
+    if isinstance(value, bytes):
+        return int.from_bytes(value, "little")
+    return _int(value)
+
+
 def _time(value: RscpValue) -> datetime | None:
     """Turn an RSCP timestamp into an aware UTC datetime; None if absent or out of range."""
     if not isinstance(value, RscpTimestamp):
@@ -299,7 +311,7 @@ class BatteryModule:
             current_a=_num(values.get(T.BAT_DCB_CURRENT)),
             full_charge_capacity_ah=_num(values.get(T.BAT_DCB_FULL_CHARGE_CAPACITY)),
             remaining_capacity_ah=_num(values.get(T.BAT_DCB_REMAINING_CAPACITY)),
-            serial=_str(values.get(T.BAT_DCB_SERIALNO)),
+            serial=_version(values.get(T.BAT_DCB_SERIALNO)),
         )
 
 
@@ -358,8 +370,8 @@ class Battery:
             usable_remaining_capacity_ah=_num(values.get(T.BAT_USABLE_REMAINING_CAPACITY)),
             max_cell_temperature_c=_num(values.get(T.BAT_MAX_DCB_CELL_TEMPERATURE)),
             min_cell_temperature_c=_num(values.get(T.BAT_MIN_DCB_CELL_TEMPERATURE)),
-            status_code=_int(values.get(T.BAT_STATUS_CODE)),
-            error_code=_int(values.get(T.BAT_ERROR_CODE)),
+            status_code=_code(values.get(T.BAT_STATUS_CODE)),
+            error_code=_code(values.get(T.BAT_ERROR_CODE)),
             connected=None if state is None else _bool(state.get(T.BAT_DEVICE_CONNECTED)),
             working=None if state is None else _bool(state.get(T.BAT_DEVICE_WORKING)),
             real_state_of_charge_pct=_num(values.get(T.BAT_RSOC_REAL)),
@@ -655,12 +667,14 @@ class SmartSwitch:
     index: int
     type: int | None
     name: str | None
-    state: str | None
+    state: str | int | None  # rscp-lib types HA_DATAPOINT_STATE as Char8; strings also seen
 
     @property
     def is_on(self) -> bool | None:
-        """True for state "on", False for "off", None for anything else (dimmers, motors)."""
-        return {"on": True, "off": False}.get((self.state or "").lower())
+        """True for "on"/1, False for "off"/0, None for anything else (dimmers, motors)."""
+        if isinstance(self.state, str):
+            return {"on": True, "off": False}.get(self.state.lower())
+        return {1: True, 0: False}.get(self.state) if self.state is not None else None
 
     @staticmethod
     def list_from_items(items: Iterable[RscpItem]) -> tuple[SmartSwitch, ...]:
@@ -677,7 +691,7 @@ class SmartSwitch:
                     index=_int(point.get(T.HA_DATAPOINT_INDEX)) or 0,
                     type=_int(point.get(T.HA_DATAPOINT_TYPE)),
                     name=_str(point.get(T.HA_DATAPOINT_NAME)),
-                    state=None if state is None else _str(state.get(T.HA_DATAPOINT_STATE)),
+                    state=None if state is None else _state(state.get(T.HA_DATAPOINT_STATE)),
                 )
             )
         return tuple(out)

@@ -552,6 +552,13 @@ SYS_SPECS_REPLIES: Final = frozenset(
     {RscpTag.EMS_GET_SYS_SPECS, RscpTag.EMS_REQ_GET_SYS_SPECS | RESPONSE_BIT}
 )
 
+# The reply to EMS_REQ_SYS_STATUS (0x01000098): E3/DC's table (pye3dc, rscp-lib) names
+# EMS_SYS_STATUS 0x0100009E; request | RESPONSE_BIT (0x01800098) is what the fact sheet expects.
+# Unverified on a device: both are accepted (an int value tells it from the sys-specs list).
+SYS_STATUS_REPLIES: Final = frozenset(
+    {RscpTag.EMS_SYS_STATUS, RscpTag.EMS_REQ_SYS_STATUS | RESPONSE_BIT}
+)
+
 TAG_NAMES: Final[dict[int, str]] = {
     value: name
     for name, value in vars(RscpTag).items()
