@@ -262,10 +262,9 @@ class E3dcSimulator:
         simple = self._simple(tag)
         if simple is not None:
             return simple
-        return _err(
-            tag,
-            RscpErrorCode.NOT_HANDLED if tag >> 24 in (0x01, 0x0A) else RscpErrorCode.UNKNOWN_TAG,
-        )
+        # Requests this simulator does not model: an error item answers them, as a device
+        # answers tags of other models or firmware (the session goes on).
+        return _err(tag, RscpErrorCode.UNKNOWN_TAG)
 
     def _login(self, request: RscpItem, session: Session) -> RscpItem:
         """Check user and password (and the portal-offline fault)."""
