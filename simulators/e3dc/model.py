@@ -22,6 +22,8 @@ WALLBOX_VOLTAGE_V = 230.0
 WALLBOX_MIN_CURRENT_A = 6
 BATTERY_VOLTAGE_V = 52.0
 HISTORY_STEP_S = 900  # history totals are integrated in 15-minute steps
+WEATHER_HOLD_UNTIL_H = 12  # weather-regulated charge: no charging before noon (UTC) ...
+WEATHER_HOLD_MIN_SOC = 30.0  # ... unless the battery is below this SOC
 
 
 @dataclass
@@ -125,6 +127,7 @@ class PowerModel:
     battery_charged_wh: float = 0.0
     battery_discharged_wh: float = 0.0
     battery_cycles: int = 123
+    _last_flows: tuple[float, list[tuple[float, float]]] | None = None
 
     def __post_init__(self) -> None:
         """Load persisted settings."""
@@ -204,7 +207,19 @@ class PowerModel:
         limit = float(self.max_battery_power_w)
         if self.settings.power_limits_used:
             limit = min(limit, self.settings.max_charge_w)
+        if self.waiting_for_weather:
+            limit = 0.0
         return 0.0 if self.soc_pct >= 100.0 else limit
+
+    @property
+    def waiting_for_weather(self) -> bool:
+        """Weather-regulated charge holds charging until noon while SOC is above 30 %."""
+        hour = ((self.last_time or 0.0) % 86400) / 3600
+        return (
+            self.settings.weather_regulated_charge
+            and hour < WEATHER_HOLD_UNTIL_H
+            and self.soc_pct > WEATHER_HOLD_MIN_SOC
+        )
 
     def discharge_limit_w(self) -> float:
         """Maximum discharge power allowed now (settings and SOC)."""
@@ -235,6 +250,7 @@ class PowerModel:
 
     def flows(self, t: float) -> Flows:
         """Advance to time ``t`` and return the power flows there."""
+        self._advance(t)
         pv = self.pv_at(t)
         house = self.house_at(t)
         add = self.additional_w
@@ -256,7 +272,7 @@ class PowerModel:
             battery, _grid_ok = self.battery_target(t, surplus)
             battery = round(battery)
         grid = house + wallbox + battery - pv - add
-        self._integrate(t, battery, per_box)
+        self._last_flows = (battery, per_box)
         return Flows(
             pv_w=pv,
             additional_w=add,
@@ -269,13 +285,14 @@ class PowerModel:
             per_wallbox_w=tuple(per_box),
         )
 
-    def _integrate(self, t: float, battery_w: float, per_box: list[tuple[float, float]]) -> None:
-        """Integrate SOC and energy counters since the last reading."""
-        if self.last_time is None or t <= self.last_time:
-            self.last_time = t
-            return
-        hours = (t - self.last_time) / 3600
+    def _advance(self, t: float) -> None:
+        """Integrate SOC and energy counters from the last reading (at its flows) up to ``t``."""
+        previous = self.last_time
         self.last_time = t
+        if previous is None or t <= previous or self._last_flows is None:
+            return
+        battery_w, per_box = self._last_flows
+        hours = (t - previous) / 3600
         energy = battery_w * hours
         self.soc_pct = min(100.0, max(0.0, self.soc_pct + 100 * energy / self.battery_capacity_wh))
         if energy > 0:

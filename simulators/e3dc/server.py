@@ -873,6 +873,7 @@ def _live(tag: int, f: Flows, m: PowerModel) -> RscpItem:
         | (1 << 11)
         | ((1 << 14) if m.wallboxes else 0)
         | ((1 << 15) if s.powersave else 0)
+        | ((1 << 18) if m.waiting_for_weather else 0)  # waitForWeatherBreakthrough
     )
     values: dict[int, tuple[RscpType, object]] = {
         T.EMS_REQ_POWER_PV: (_I32, int(f.pv_w)),

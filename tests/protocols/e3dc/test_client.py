@@ -502,3 +502,19 @@ async def test_system_without_wallbox_and_context_manager(clock: Clock) -> None:
         assert rscp.connected is False
     finally:
         await sim.stop()
+
+
+async def test_weather_regulated_charge_changes_the_model(client: RscpClient, clock: Clock) -> None:
+    clock.now -= 3 * 3600  # 09:00 UTC, sun up
+    before = await client.poll_live()
+    assert before.battery_power_w > 0  # type: ignore[operator]
+    await client.set_power_settings(weather_regulated_charge=True)
+    held = await client.poll_live()
+    assert held.battery_power_w == 0
+    assert held.status is not None
+    assert held.status.flags["wait_for_weather_breakthrough"] is True
+    clock.now += 4 * 3600  # 13:00 UTC
+    later = await client.poll_live()
+    assert later.battery_power_w > 0  # type: ignore[operator]
+    assert later.status is not None
+    assert later.status.flags["wait_for_weather_breakthrough"] is False
