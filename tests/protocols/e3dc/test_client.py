@@ -518,3 +518,14 @@ async def test_weather_regulated_charge_changes_the_model(client: RscpClient, cl
     assert later.battery_power_w > 0  # type: ignore[operator]
     assert later.status is not None
     assert later.status.flags["wait_for_weather_breakthrough"] is False
+
+
+async def test_toggles_are_never_sent_twice(client: RscpClient, sim: E3dcSimulator) -> None:
+    frames = sim.stats.frames
+    sim.faults.drop = 1
+    with pytest.raises(RscpConnectionError):
+        await client.toggle_wallbox_charging(0)
+    assert sim.stats.frames == frames + 1  # no retry of a toggle
+    assert sim.model.wallboxes[0].charging is True
+    assert client.connected is False
+    assert (await client.poll_live()).pv_power_w is not None  # reconnects at once

@@ -335,19 +335,29 @@ class RscpClient:
             )
         return frame
 
-    async def request(self, items: Sequence[RscpItem]) -> tuple[RscpItem, ...]:
-        """Send ``items`` in one frame and return the reply items (reconnecting if needed)."""
-        async with self._lock:
-            return await self._request_locked(items)
+    async def request(
+        self, items: Sequence[RscpItem], *, retry: bool = True
+    ) -> tuple[RscpItem, ...]:
+        """Send ``items`` in one frame and return the reply items (reconnecting if needed).
 
-    async def _request_locked(self, items: Sequence[RscpItem]) -> tuple[RscpItem, ...]:
+        With ``retry`` a failed exchange is sent once more on a fresh connection; toggles and
+        other requests that must not run twice pass ``retry=False``.
+        """
+        async with self._lock:
+            return await self._request_locked(items, retry=retry)
+
+    async def _request_locked(
+        self, items: Sequence[RscpItem], *, retry: bool
+    ) -> tuple[RscpItem, ...]:
         """Run one request with the lock held: connect, exchange, reconnect and retry once."""
         conn = await self._ensure_connected()
         try:
             frame = await self._exchange(conn, items)
         except (RscpConnectionError, RscpProtocolError) as err:
-            _LOGGER.debug("E3/DC request failed, reconnecting once: %s", err)
             self._drop()
+            if not retry:
+                raise  # the next request reconnects; a lost toggle must not run twice
+            _LOGGER.debug("E3/DC request failed, reconnecting once: %s", err)
             conn = await self._ensure_connected()
             try:
                 frame = await self._exchange(conn, items)
@@ -574,8 +584,9 @@ class RscpClient:
     async def start_manual_charge(self, energy_wh: int) -> bool:
         """Start a manual (grid) charge of ``energy_wh`` (0 stops); True if accepted."""
         request = commands.start_manual_charge(energy_wh)
-        reply = _require(await self.request([request]), T.EMS_START_MANUAL_CHARGE)
-        return bool(reply.value)
+        reply = await self.request([request], retry=False)  # the device allows few starts
+        reply_item = _require(reply, T.EMS_START_MANUAL_CHARGE)
+        return bool(reply_item.value)
 
     async def manual_charge(self) -> ManualCharge:
         """Read the manual charge state."""
@@ -623,12 +634,12 @@ class RscpClient:
         )
 
     async def toggle_wallbox_phases(self, index: int) -> None:
-        """Toggle a wallbox between one and three phases."""
-        await self._wallbox_write(index, commands.WallboxExtern.TOGGLE_PHASES, 1)
+        """Toggle a wallbox between one and three phases (never retried: a toggle)."""
+        await self._wallbox_write(index, commands.WallboxExtern.TOGGLE_PHASES, 1, retry=False)
 
     async def toggle_wallbox_charging(self, index: int) -> None:
-        """Start or stop charging at a wallbox."""
-        await self._wallbox_write(index, commands.WallboxExtern.TOGGLE_CHARGING, 1)
+        """Start or stop charging at a wallbox (never retried: a toggle)."""
+        await self._wallbox_write(index, commands.WallboxExtern.TOGGLE_CHARGING, 1, retry=False)
 
     async def set_wallbox_schuko(self, index: int, on: bool) -> None:
         """Switch a wallbox's household socket."""
@@ -661,11 +672,17 @@ class RscpClient:
         return reply.value == value
 
     async def _wallbox_write(
-        self, index: int, byte_index: int, value: int, *, request: int = T.WB_REQ_SET_EXTERN
+        self,
+        index: int,
+        byte_index: int,
+        value: int,
+        *,
+        request: int = T.WB_REQ_SET_EXTERN,
+        retry: bool = True,
     ) -> None:
         """Send one wallbox extern-data write and check the echo (pye3dc sendWallboxSetRequest)."""
         item = commands.wallbox_extern(index, byte_index, value, request=request)
-        reply = _require(await self.request([item]), T.WB_DATA)
+        reply = _require(await self.request([item], retry=retry), T.WB_DATA)
         echo = reply.find(request | RESPONSE_BIT)
         if echo is None or echo.is_error:
             msg = (
