@@ -12,8 +12,11 @@ all its requests and reads ONE reply frame. Failures are told apart so Home Assi
   :class:`RscpPortalUnreachableError` (local logins are checked against E3/DC's portal, fact
   sheet 5; the exact wire signal of that refusal is not documented - both are handled);
 * timeouts, resets, garbage later in a session -> connection/protocol errors; the client
-  reconnects once per request and then backs off (1 s doubling to 60 s) so a device that
-  tolerates only few clients is not hammered.
+  reconnects once per request (never for toggles, which must not run twice) and then backs off
+  (1 s doubling to 60 s) so a device that tolerates only few clients is not hammered.
+
+An idle connection is kept alive with INFO_REQ_UTC_TIME every ``keepalive_s`` seconds; call
+:meth:`RscpClient.close` (or use ``async with``) to stop it.
 """
 
 from __future__ import annotations
