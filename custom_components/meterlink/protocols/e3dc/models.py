@@ -194,7 +194,7 @@ class LivePower:
             battery_power_w=_num(values.get(T.EMS_POWER_BAT)),
             house_power_w=_num(values.get(T.EMS_POWER_HOME)),
             grid_power_w=_num(values.get(T.EMS_POWER_GRID)),
-            additional_power_w=None if add is None else -add,
+            additional_power_w=None if add is None else 0.0 - add,  # 0.0 - x: no "-0.0"
             wallbox_power_w=_num(values.get(T.EMS_POWER_WB_ALL)),
             wallbox_solar_power_w=_num(values.get(T.EMS_POWER_WB_SOLAR)),
             state_of_charge_pct=_num(values.get(T.EMS_BAT_SOC)),
