@@ -127,6 +127,18 @@ def _pye3dc_requests(requests: list[RscpItem]) -> list[RscpItem]:
     return out
 
 
+def _pye3dc_safe_frame(reply: RscpItem) -> bytes:
+    """Encode a reply pye3dc can read: py3rijndael's ZeroPadding strips trailing zero bytes
+    after decryption, so a frame whose CRC ends in 0x00 (1 in 256) breaks pye3dc (it then
+    reconnects and retries); such frames get the next second as timestamp instead."""
+    for second in range(NOON, NOON + 64):
+        frame = encode_frame([reply], seconds=second)
+        if frame[-1]:
+            return frame
+    msg = "no timestamp gives a CRC pye3dc can read"
+    raise AssertionError(msg)
+
+
 def _py_message(entry: RscpItem) -> tuple[int, int, object]:
     """Our request item as pye3dc's (tag, type, value) tuple."""
     value: object = entry.value
@@ -169,9 +181,7 @@ def main() -> None:
     py_items = _pye3dc_requests(live_req + details_req)
     py_requests = [_py_message(r) for r in py_items]
     server = RscpCipher(KEY)
-    py_stream = [
-        server.encrypt(encode_frame([reply], seconds=NOON)) for reply in _answers(py_items)
-    ]
+    py_stream = [server.encrypt(_pye3dc_safe_frame(reply)) for reply in _answers(py_items)]
     reply_bytes = sum(len(c) for c in ours_stream)
 
     # Warm up and check both paths work on the data.
