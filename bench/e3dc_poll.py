@@ -128,9 +128,12 @@ def _pye3dc_requests(requests: list[RscpItem]) -> list[RscpItem]:
 
 
 def _pye3dc_safe_frame(reply: RscpItem) -> bytes:
-    """Encode a reply pye3dc can read: py3rijndael's ZeroPadding strips trailing zero bytes
-    after decryption, so a frame whose CRC ends in 0x00 (1 in 256) breaks pye3dc (it then
-    reconnects and retries); such frames get the next second as timestamp instead."""
+    """Encode a reply pye3dc can read.
+
+    py3rijndael's ZeroPadding strips trailing zero bytes of the last block after decryption, so
+    a frame whose CRC ends in 0x00 (about 1 in 256) breaks pye3dc (it reconnects and retries);
+    such frames get the next second as timestamp instead.
+    """
     for second in range(NOON, NOON + 64):
         frame = encode_frame([reply], seconds=second)
         if frame[-1]:

@@ -7,6 +7,7 @@ import math
 import struct
 import zlib
 
+from e3dc._RSCPEncryptDecrypt import RSCPEncryptDecrypt
 from e3dc._rscpLib import rscpDecode, rscpEncode, rscpFrame, rscpFrameDecode
 from e3dc._rscpTags import RscpTag as PyTag, RscpType as PyType
 from hypothesis import given, settings, strategies as st
@@ -434,3 +435,20 @@ def test_rscp_lib_frames_interoperate() -> None:
     pv, bat = parsed.getRscpValues()
     assert (pv.getTagName(), pv.getValue()) == ("TAG_EMS_POWER_PV", 4321)
     assert bat.get_child("TAG_BAT_INDEX").getValue() == 1
+
+
+def test_frames_ending_in_zero_bytes_break_pye3dc_but_not_us() -> None:
+    # py3rijndael's ZeroPadding strips trailing zeros of the last block after decryption,
+    # eating a CRC that ends in 0x00 (about 1 frame in 256, unless the CRC's last byte opens
+    # the last block): pye3dc then fails with struct.error and reconnects.
+    reply = item(T.EMS_BAT_SOC, RscpType.UCHAR8, 77)  # a 30-byte frame
+    frame = next(
+        f
+        for f in (encode_frame([reply], seconds=s) for s in range(1_700_000_000, 1_700_010_000))
+        if f[-1] == 0
+    )
+    ciphertext = RscpCipher("k").encrypt(frame)
+    with pytest.raises(struct.error):
+        rscpDecode(RSCPEncryptDecrypt(b"k").decrypt(ciphertext))
+    (decoded,) = RscpStreamDecoder(RscpCipher("k")).feed(ciphertext)
+    assert decoded.items == (reply,)
