@@ -19,11 +19,6 @@ PASSWORD = "portal-password"
 KEY = "simulator-key"
 
 
-@pytest.fixture(autouse=True)
-def _loopback_sockets(socket_enabled: None) -> None:
-    """Re-enable sockets (127.0.0.1 only) after the HA plugin's setup hook disabled them."""
-
-
 class Clock:
     """A settable clock shared by simulator and client."""
 
