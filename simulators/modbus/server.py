@@ -139,6 +139,7 @@ class ModbusSimulator:
         self._tasks: set[asyncio.Task[None]] = set()
         self._ticker: asyncio.Task[None] | None = None
         self.ticks = 0
+        self.ticked = asyncio.Event()  # set after every tick
 
     @property
     def listen_line(self) -> str:
@@ -240,6 +241,7 @@ class ModbusSimulator:
     async def tick(self) -> None:
         """Change the live values once (input registers 0-1 energy uint32, 2 power int16)."""
         self.ticks += 1
+        self.ticked.set()
         for unit in self.unit_ids:
             energy = (self.ticks * 7 * unit) & 0xFFFFFFFF
             power = round(1000 * math.sin(self.ticks / 5)) & 0xFFFF

@@ -531,7 +531,7 @@ def test_chunked_stream_decodes_same_frames(asdu, ns, nr, data):
     assert got == frames
 
 
-@settings(max_examples=150)
+@settings(max_examples=100)
 @given(asdus(), st.data())
 def test_mutated_asdus_only_typed_errors(asdu, data):
     wire = bytearray(encode_asdu(asdu))

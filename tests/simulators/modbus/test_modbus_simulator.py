@@ -62,8 +62,9 @@ async def test_ticker_changes_values_and_stops_cleanly():
     await sim.start()
     try:
         async with asyncio.timeout(5):
-            while sim.ticks < 2:  # noqa: ASYNC110 - the ticker runs in the background
-                await asyncio.sleep(0.01)
+            for _ in range(2):
+                sim.ticked.clear()
+                await sim.ticked.wait()
         values = await sim.get_values(1, "input_register", 0, 2)
         assert values != [0, 0]
     finally:
