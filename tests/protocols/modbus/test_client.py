@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import shutil
 from typing import TYPE_CHECKING
 
 import pytest
@@ -305,3 +307,37 @@ def test_constructor_checks():
         "serial port /dev/x"
         in ModbusClient(transport=ModbusTransport.RTU_SERIAL, serial_port="/dev/x").target
     )
+
+
+@pytest.mark.skipif(shutil.which("socat") is None, reason="socat makes the serial pty")
+async def test_rtu_serial_over_a_pty(tmp_path):
+    async with ModbusSimulator(unit_ids=(9,), rtu=True) as sim:
+        link = tmp_path / "ttyMODBUS"
+        socat = await asyncio.create_subprocess_exec(
+            "socat",
+            "-d",
+            "-d",
+            f"pty,raw,echo=0,link={link}",
+            f"tcp:127.0.0.1:{sim.port}",
+            stderr=asyncio.subprocess.PIPE,
+        )
+        try:
+            assert socat.stderr is not None
+            async with asyncio.timeout(10):
+                while b"starting data transfer loop" not in await socat.stderr.readline():
+                    pass
+            client = ModbusClient(
+                transport=ModbusTransport.RTU_SERIAL,
+                serial_port=str(link),
+                baudrate=19200,
+                timeout_s=1.0,
+            )
+            try:
+                point = hr("s", 3, DataType.INT32, unit_id=9)
+                assert await client.write_point(point, -123456) == -123456
+                assert await sim.get_values(9, "holding_register", 3, 2) == [0xFFFE, 0x1DC0]
+            finally:
+                await client.close()
+        finally:
+            socat.terminate()
+            await socat.wait()
