@@ -15,6 +15,7 @@ ROOT = Path(__file__).resolve().parents[3]
 async def test_c104_client_interrogates_and_commands():
     loop = asyncio.get_running_loop()
     opened = asyncio.Event()
+    muted = asyncio.Event()
     async with Iec104Simulator(common_address=3) as sim:
         client = c104.Client(tick_rate_ms=50, command_timeout_ms=2000)
         connection = client.add_connection(ip="127.0.0.1", port=sim.port, init=c104.Init.ALL)
@@ -23,6 +24,8 @@ async def test_c104_client_interrogates_and_commands():
         def on_state(connection: c104.Connection, state: c104.ConnectionState) -> None:
             if state == c104.ConnectionState.OPEN:
                 loop.call_soon_threadsafe(opened.set)
+            elif state == c104.ConnectionState.OPEN_MUTED:
+                loop.call_soon_threadsafe(muted.set)
 
         connection.on_state_change(callable=on_state)
         station = connection.add_station(common_address=3)
@@ -34,6 +37,12 @@ async def test_c104_client_interrogates_and_commands():
         client.start()
         try:
             # start() connects by itself; an extra connect() races with it (seen muted).
+            async with asyncio.timeout(10):
+                await muted.wait()
+            # c104's client now and then stays muted after connecting (its STARTDT is not
+            # sent); unmute() sends STARTDT act explicitly.
+            if not opened.is_set():
+                await asyncio.to_thread(connection.unmute)
             async with asyncio.timeout(10):
                 await opened.wait()
             assert await asyncio.to_thread(connection.interrogation, 3)
