@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 import contextlib
+import dataclasses
 from dataclasses import dataclass, field
 import logging
 import math
@@ -132,6 +133,14 @@ class ModbusSimulator:
             for unit in unit_ids
         }
         self._context = _ServerContext(**{_DEVICES_KEYWORD: self._devices}, single=False)
+        simdevices = getattr(self._context, "simdevices", None)
+        if simdevices and any(not hasattr(entry, "simdata") for entry in simdevices):
+            # pymodbus 3.13.x lists the device contexts instead of their SimDevices here,
+            # which its server then rejects; hand it the SimDevices with their unit ids.
+            self._context.simdevices = [
+                dataclasses.replace(getattr(device, "simdevice"), id=unit)  # noqa: B009
+                for unit, device in self._devices.items()
+            ]
         self._backend: Any = None
         self._backend_port = 0
         self._front: asyncio.Server | None = None
