@@ -255,14 +255,39 @@ async def test_dropped_connection(sim, client, recorder):
     assert sim.connections == 2
 
 
-async def test_outstation_reboot(sim, client, recorder):
-    await sim.pause()
-    await recorder.wait_lost()
-    with pytest.raises(Iec104ConnectionError, match="cannot connect"):
-        await client.connect()
-    await sim.resume()
+async def test_outstation_reboot_with_backoff(sim, recorder):
+    now = [0.0]
+    client = Iec104Client(
+        host="127.0.0.1",
+        port=sim.port,
+        params=FAST,
+        on_connection_lost=recorder.on_lost,
+        reconnect_delay_s=2,
+        reconnect_delay_max_s=3,
+        clock=lambda: now[0],
+    )
     await client.connect()
-    assert await client.interrogation()
+    try:
+        await sim.pause()
+        await recorder.wait_lost()
+        with pytest.raises(Iec104ConnectionError, match="cannot connect"):
+            await client.connect()
+        with pytest.raises(Iec104ConnectionError, match=r"next reconnect attempt in 2\.0 s"):
+            await client.connect()
+        assert client.connect_attempts == 2
+        now[0] = 2.0
+        with pytest.raises(Iec104ConnectionError, match="cannot connect"):
+            await client.connect()
+        now[0] = 4.0
+        with pytest.raises(Iec104ConnectionError, match=r"next reconnect attempt in 1\.0 s"):
+            await client.connect()
+        await sim.resume()
+        now[0] = 5.0
+        await client.connect()
+        assert client.connect_attempts == 4
+        assert await client.interrogation()
+    finally:
+        await client.close()
 
 
 async def test_testfr_keeps_idle_link_alive_and_frames_are_captured(sim):

@@ -112,8 +112,16 @@ class Iec104Client:
         on_asdu: Callable[[Asdu], None] | None = None,
         on_connection_lost: Callable[[Exception | None], None] | None = None,
         on_frame: FrameCallback | None = None,
+        reconnect_delay_s: float = 1.0,
+        reconnect_delay_max_s: float = 60.0,
+        clock: Callable[[], float] | None = None,
     ) -> None:
-        """Store settings; :meth:`connect` opens the link."""
+        """Store settings; :meth:`connect` opens the link.
+
+        After a failed :meth:`connect` the next attempt is refused until a backoff delay
+        (doubling from ``reconnect_delay_s`` up to ``reconnect_delay_max_s``) has passed;
+        ``clock`` (default: the event loop's) times it.
+        """
         self.host = host
         self.port = port
         self.common_address = common_address
@@ -130,6 +138,12 @@ class Iec104Client:
         self._command_lock = asyncio.Lock()
         self._rx_capture = bytearray()
         self._wake = asyncio.Event()
+        self.reconnect_delay_s = reconnect_delay_s
+        self.reconnect_delay_max_s = reconnect_delay_max_s
+        self._clock = clock
+        self._delay_s = 0.0
+        self._next_attempt = 0.0
+        self.connect_attempts = 0
         self.unknown_asdus = 0
 
     @property
@@ -159,7 +173,29 @@ class Iec104Client:
     # -- link ----------------------------------------------------------------------------
 
     async def connect(self) -> None:
-        """Open TCP (within t0), send STARTDT act and wait for its confirmation (t1)."""
+        """Open TCP (within t0), send STARTDT act and wait for its confirmation (t1).
+
+        Raises at once, without trying, while the backoff after a failed attempt runs.
+        """
+        now = self._clock() if self._clock else asyncio.get_running_loop().time()
+        wait = self._next_attempt - now
+        if wait > 0:
+            msg = f"{self.host}:{self.port} unreachable; next reconnect attempt in {wait:.1f} s"
+            raise Iec104ConnectionError(msg)
+        self.connect_attempts += 1
+        try:
+            await self._open()
+        except Iec104Error:
+            self._delay_s = min(
+                self.reconnect_delay_max_s, max(self.reconnect_delay_s, self._delay_s * 2)
+            )
+            self._next_attempt = now + self._delay_s
+            raise
+        self._delay_s = 0.0
+        self._next_attempt = 0.0
+
+    async def _open(self) -> None:
+        """Open the TCP connection and start data transfer."""
         await self.close()
         loop = asyncio.get_running_loop()
         try:
