@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import math
+from pathlib import Path
 import shutil
 from typing import TYPE_CHECKING
 
@@ -29,6 +31,7 @@ from custom_components.meterlink.protocols.modbus.models import (
     WordOrder,
 )
 from custom_components.meterlink.protocols.modbus.planner import PlanLimits, plan_reads
+from custom_components.meterlink.protocols.modbus.pointlist import parse_point_list_csv
 from simulators.modbus.server import ExceptionRule, ModbusSimulator
 
 if TYPE_CHECKING:
@@ -341,3 +344,35 @@ async def test_rtu_serial_over_a_pty(tmp_path):
         finally:
             socat.terminate()
             await socat.wait()
+
+
+EXAMPLE = (Path(__file__).resolve().parents[3] / "simulators/modbus/example_points.csv").read_text()
+
+
+async def test_example_point_list_end_to_end(sim, client):
+    result = parse_point_list_csv(EXAMPLE)
+    assert result.errors == ()
+    assert result.rows[0].extra == {
+        "name": "Energy import",
+        "unit": "kWh",
+        "device_class": "energy",
+    }
+    await sim.set_values(1, "holding_register", 10, [0x4366, 0x0000, 5000])  # 230.0 V, 50 Hz
+    await sim.set_values(1, "holding_register", 20, [0x4D4C, 0x2D30, 0x3030, 0x3100])
+    await sim.set_values(1, "holding_register", 30, [0b1000])
+    await sim.set_values(1, "coil", 0, [True])
+    await sim.tick()
+    await sim.tick()
+    poller = ModbusPoller(client, result.points, PlanLimits(max_gap_registers=10))
+    values = (await poller.poll()).values
+    assert values == {
+        "energy_import": 0.014,  # 2 ticks x 7 x unit 1, scaled by 0.001
+        "power_active": round(1000 * math.sin(2 / 5)),
+        "voltage_l1": 230.0,
+        "frequency": 50.0,
+        "serial_number": "ML-0001",
+        "grid_relay": True,
+        "alarm_flag": True,
+        "energy_export": pytest.approx((28 << 16) * 0.001),  # unit 2 counter 28, word-swapped
+    }
+    assert len(poller.plan) == 4
