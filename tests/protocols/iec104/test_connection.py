@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from hypothesis import given, settings, strategies as st
 import pytest
 
 from custom_components.meterlink.protocols.iec104.codec import (
@@ -19,6 +20,7 @@ from custom_components.meterlink.protocols.iec104.connection import (
     UnknownAsduReceived,
 )
 from custom_components.meterlink.protocols.iec104.errors import (
+    Iec104Error,
     Iec104ProtocolError,
     Iec104TimeoutError,
 )
@@ -233,3 +235,33 @@ def test_parameters_are_checked():
         Iec104Parameters(k=0)
     with pytest.raises(ValueError, match="t0 and t3"):
         Iec104Parameters(t3_s=0)
+
+
+FRAMES = st.one_of(
+    st.builds(lambda f: encode_apdu(UFrame(function=f)), st.sampled_from(list(UFunction))),
+    st.builds(lambda n: encode_apdu(SFrame(recv_seq=n)), st.integers(0, 32767)),
+    st.builds(i_frame, st.integers(0, 3), st.integers(0, 3)),
+    st.binary(min_size=1, max_size=12),
+)
+
+
+@settings(max_examples=200)
+@given(
+    frames=st.lists(FRAMES, max_size=8),
+    sends=st.integers(0, 3),
+    times=st.lists(st.floats(0, 100), min_size=8, max_size=8),
+)
+def test_state_machine_fuzz_only_typed_errors(frames, sends, times):
+    conn = started(Iec104Parameters(k=2, w=2, t1_s=5, t2_s=1, t3_s=10))
+    for _ in range(sends):
+        conn.send_asdu(GI, 0.5)
+    now = 1.0
+    try:
+        for frame, step in zip(frames, times, strict=False):
+            now += step
+            conn.receive_data(frame, now)
+            conn.tick(now)
+            assert conn.unacknowledged <= 2
+            conn.data_to_send()
+    except Iec104Error:
+        pass

@@ -376,3 +376,11 @@ async def test_example_point_list_end_to_end(sim, client):
         "energy_export": pytest.approx((28 << 16) * 0.001),  # unit 2 counter 28, word-swapped
     }
     assert len(poller.plan) == 4
+
+
+async def test_concurrent_reads_share_one_connection(sim, client):
+    await sim.set_values(1, "holding_register", 0, list(range(1, 21)))
+    points = [hr(f"p{i}", i) for i in range(20)]
+    results = await asyncio.gather(*(client.read_point(p) for p in points))
+    assert results == list(range(1, 21))
+    assert sim.connections == 1
