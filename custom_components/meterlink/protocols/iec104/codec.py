@@ -291,22 +291,29 @@ def _encode_command(kind: str, obj: InformationObject) -> bytes:
     return body + bytes([ql | _se(obj)])
 
 
-def _decode_element(type_id: TypeId, data: bytes, ioa: int) -> InformationObject:  # noqa: PLR0911
+def _decode_element(  # noqa: PLR0911
+    type_id: TypeId, data: bytes, ioa: int, time: CP56Time2a | None
+) -> InformationObject:
     """Decode one object's elements (without IOA and time tag)."""
     kind = _KIND[type_id]
     if kind == "siq":
         return InformationObject(
-            ioa=ioa, value=bool(data[0] & 1), quality=Quality(data[0] & SIQ_QUALITY_MASK)
+            ioa=ioa, time=time, value=bool(data[0] & 1), quality=Quality(data[0] & SIQ_QUALITY_MASK)
         )
     if kind == "diq":
-        return InformationObject(ioa=ioa, value=data[0] & 0x03, quality=Quality(data[0] & 0xF0))
+        return InformationObject(
+            ioa=ioa, time=time, value=data[0] & 0x03, quality=Quality(data[0] & 0xF0)
+        )
     if kind in {"nva_qds", "sva_qds", "float_qds"}:
         value: float = _unpack_value(kind, data)
-        return InformationObject(ioa=ioa, value=value, quality=Quality(data[-1] & QDS_MASK))
+        return InformationObject(
+            ioa=ioa, time=time, value=value, quality=Quality(data[-1] & QDS_MASK)
+        )
     if kind == "bcr":
         flags = data[4]
         return InformationObject(
             ioa=ioa,
+            time=time,
             value=struct.unpack("<i", data[:4])[0],
             quality=Quality.INVALID if flags & 0x80 else Quality.GOOD,
             sequence=flags & 0x1F,
@@ -318,6 +325,7 @@ def _decode_element(type_id: TypeId, data: bytes, ioa: int) -> InformationObject
         value_bits = octet & (0x01 if kind == "sco" else 0x03)
         return InformationObject(
             ioa=ioa,
+            time=time,
             value=bool(value_bits) if kind == "sco" else value_bits,
             qualifier=(octet >> 2) & 0x1F,
             select=bool(octet & 0x80),
@@ -325,11 +333,11 @@ def _decode_element(type_id: TypeId, data: bytes, ioa: int) -> InformationObject
     if kind in {"nva_qos", "sva_qos", "float_qos"}:
         value = _unpack_value(kind, data)
         return InformationObject(
-            ioa=ioa, value=value, qualifier=data[-1] & 0x7F, select=bool(data[-1] & 0x80)
+            ioa=ioa, time=time, value=value, qualifier=data[-1] & 0x7F, select=bool(data[-1] & 0x80)
         )
     if kind == "byte":
-        return InformationObject(ioa=ioa, value=data[0])
-    return InformationObject(ioa=ioa)
+        return InformationObject(ioa=ioa, time=time, value=data[0])
+    return InformationObject(ioa=ioa, time=time)
 
 
 def _unpack_value(kind: str, data: bytes) -> float:
@@ -485,7 +493,7 @@ def decode_asdu(data: bytes) -> Asdu:
     objects: list[InformationObject] = []
     position = ASDU_HEADER
     base_ioa = 0
-    decode: Callable[[TypeId, bytes, int], InformationObject] = _decode_element
+    decode: Callable[[TypeId, bytes, int, CP56Time2a | None], InformationObject] = _decode_element
     timed = type_id in _TIMED
     for index in range(count):
         if not sequence or index == 0:
@@ -496,23 +504,13 @@ def decode_asdu(data: bytes) -> Asdu:
             msg = f"SQ=1 addresses run past 16777215 at object {index}"
             raise Iec104ProtocolError(msg, snippet=data[:16])
         element_length = size - (TIME_LENGTH if timed else 0)
-        obj = decode(type_id, data[position : position + element_length], ioa)
+        element = data[position : position + element_length]
         position += element_length
+        time = None
         if timed:
             time = decode_time(data[position : position + TIME_LENGTH])
             position += TIME_LENGTH
-            obj = InformationObject(
-                ioa=obj.ioa,
-                value=obj.value,
-                quality=obj.quality,
-                time=time,
-                select=obj.select,
-                qualifier=obj.qualifier,
-                sequence=obj.sequence,
-                carry=obj.carry,
-                adjusted=obj.adjusted,
-            )
-        objects.append(obj)
+        objects.append(decode(type_id, element, ioa, time))
     return Asdu(
         type_id=type_id,
         cot=data[2] & 0x3F,
