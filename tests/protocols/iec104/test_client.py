@@ -330,3 +330,16 @@ async def test_connect_refused_and_wrong_peer():
     finally:
         server.close()
         await server.wait_closed()
+
+
+async def test_read_command(sim, client):
+    sim.set_value(14, 321)
+    obj = await client.read(14)
+    assert (obj.ioa, obj.value) == (14, 321)
+    assert (await client.read(12)).time is not None
+    with pytest.raises(
+        Iec104CommandError, match="read of IOA 999 of station 1: outstation refused"
+    ):
+        await client.read(999)
+    with pytest.raises(Iec104ProtocolError, match="not a command type"):
+        await client.command(TypeId.C_RD_NA_1, 14, 0)

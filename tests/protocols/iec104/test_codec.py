@@ -454,7 +454,7 @@ def _object(type_id: TypeId, ioa: int):  # noqa: C901, PLR0911
             qualifier=st.integers(0, 127),
             **base,
         )
-    if name == "C_CS_NA_1":
+    if name in {"C_CS_NA_1", "C_RD_NA_1"}:
         return st.builds(InformationObject, **base)
     return st.builds(InformationObject, value=st.integers(0, 255), **base)
 

@@ -323,6 +323,8 @@ class Iec104Client:
         if asdu.type_id.is_command:
             self._answer(asdu)
             return
+        if asdu.cot == Cot.REQUEST:
+            self._answer_read(asdu)
         for pending in self._pending:
             if (
                 pending.type_id in {TypeId.C_IC_NA_1, TypeId.C_CI_NA_1}
@@ -348,6 +350,18 @@ class Iec104Client:
                 pending.confirmation.set_result(asdu)
             return
         _LOGGER.debug("unmatched %s with cause %s", asdu.type_id.name, asdu.cot)
+
+    def _answer_read(self, asdu: Asdu) -> None:
+        """Hand data sent with cause "request" to the read waiting for it."""
+        ioas = {obj.ioa for obj in asdu.objects}
+        for pending in self._pending:
+            if (
+                pending.type_id is TypeId.C_RD_NA_1
+                and pending.ioa in ioas
+                and pending.common_address == asdu.common_address
+                and not pending.termination.done()
+            ):
+                pending.termination.set_result(asdu)
 
     # -- requests ------------------------------------------------------------------------
 
@@ -435,6 +449,54 @@ class Iec104Client:
             )
         return collected
 
+    async def read(self, ioa: int, common_address: int | None = None) -> InformationObject:
+        """Read one object now (C_RD_NA_1, IEC 60870-5-101 7.3.4.3) and return it.
+
+        The data arrives with cause "request"; a C_RD_NA_1 answer is either a confirmation
+        some outstations send first (c104 does) or a refusal (negative, unknown IOA).
+        """
+        ca = self.common_address if common_address is None else common_address
+        what = f"read of IOA {ioa} of station {ca}"
+        request = Asdu(
+            type_id=TypeId.C_RD_NA_1,
+            cot=Cot.REQUEST,
+            common_address=ca,
+            objects=(InformationObject(ioa=ioa),),
+        )
+        pending = _Pending(TypeId.C_RD_NA_1, ioa, ca)
+        async with self._command_lock:
+            self._pending.append(pending)
+            try:
+                self._send(request)
+                async with asyncio.timeout(self.command_timeout_s):
+                    await asyncio.wait(
+                        {pending.confirmation, pending.termination},
+                        return_when="FIRST_COMPLETED",
+                    )
+                    if not pending.termination.done():
+                        self._check_read(pending.confirmation.result(), what)
+                    data = await pending.termination
+            except TimeoutError as err:
+                msg = f"{what}: no answer within {self.command_timeout_s} s"
+                raise Iec104TimeoutError(msg) from err
+            finally:
+                with contextlib.suppress(ValueError):
+                    self._pending.remove(pending)
+        return next(obj for obj in data.objects if obj.ioa == ioa)
+
+    @staticmethod
+    def _check_read(answer: Asdu, what: str) -> None:
+        """Raise unless a C_RD_NA_1 answer is a positive confirmation."""
+        if answer.cot == Cot.ACTIVATION_CON and not answer.negative:
+            return
+        if answer.cot in _ERROR_CAUSES:
+            cause = Cot(answer.cot).name.lower().replace("_", " ")
+        else:
+            cause = f"cause {answer.cot}"
+        negative = ", negative" if answer.negative else ""
+        msg = f"{what}: outstation refused ({cause}{negative})"
+        raise Iec104CommandError(msg, cause=answer.cot)
+
     async def command(
         self,
         type_id: TypeId,
@@ -452,7 +514,11 @@ class Iec104Client:
         With ``select_before_operate`` a select (S/E=1) must be confirmed before the execute
         (S/E=0) is sent. ``wait_termination`` also waits for the activation termination.
         """
-        if not type_id.is_command or type_id in {TypeId.C_IC_NA_1, TypeId.C_CI_NA_1}:
+        if not type_id.is_command or type_id in {
+            TypeId.C_IC_NA_1,
+            TypeId.C_CI_NA_1,
+            TypeId.C_RD_NA_1,
+        }:
             msg = f"{type_id.name} is not a command type"
             raise Iec104ProtocolError(msg)
         ca = self.common_address if common_address is None else common_address

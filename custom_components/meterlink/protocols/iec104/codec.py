@@ -240,8 +240,8 @@ def _encode_element(type_id: TypeId, obj: InformationObject) -> bytes:
         return _encode_command(kind, obj)
     if kind == "byte":
         return _enc_int("<B", obj.value, f"qualifier of {type_id.name}")
-    if kind == "time":
-        return b""  # clock synchronisation: the time tag is the whole element
+    if kind in {"time", "none"}:
+        return b""  # clock sync: the time tag is the whole element; read: no element
     return _encode_monitor(kind, obj)
 
 
@@ -377,6 +377,7 @@ _KIND: dict[TypeId, str] = {
     TypeId.C_IC_NA_1: "byte",  # QOI
     TypeId.C_CI_NA_1: "byte",  # QCC
     TypeId.C_CS_NA_1: "time",
+    TypeId.C_RD_NA_1: "none",  # the IOA alone names what to read (101, 7.3.4.3)
 }
 _KIND_LENGTH = {
     "siq": 1,
@@ -392,6 +393,7 @@ _KIND_LENGTH = {
     "float_qos": 5,
     "byte": 1,
     "time": 0,
+    "none": 0,
 }
 _TIMED = {
     TypeId.M_SP_TB_1,

@@ -39,6 +39,7 @@ class TypeId(IntEnum):
     M_EI_NA_1 = 70  # end of initialization
     C_IC_NA_1 = 100  # (general) interrogation command
     C_CI_NA_1 = 101  # counter interrogation command
+    C_RD_NA_1 = 102  # read command
     C_CS_NA_1 = 103  # clock synchronization command
 
     @property
