@@ -144,6 +144,7 @@ class Iec104Client:
         self._delay_s = 0.0
         self._next_attempt = 0.0
         self.connect_attempts = 0
+        self.last_error: Exception | None = None
         self.unknown_asdus = 0
 
     @property
@@ -220,6 +221,18 @@ class Iec104Client:
             await self.close()
             raise
 
+    def reconnect_wait_s(self) -> float:
+        """Seconds until :meth:`connect` may try again (0 when it may now)."""
+        now = self._clock() if self._clock else asyncio.get_running_loop().time()
+        return max(0.0, self._next_attempt - now)
+
+    async def wait_disconnected(self) -> Exception | None:
+        """Wait until the link fails; returns the error that ended it."""
+        task = self._task
+        if task is not None and not task.done():
+            await asyncio.wait({task})  # a cancelled link task ends the wait, not us
+        return self.last_error
+
     async def close(self) -> None:
         """Close the connection (no STOPDT: the outstation keeps its events for us)."""
         task, self._task = self._task, None
@@ -293,6 +306,7 @@ class Iec104Client:
             for task in (read_task, wake_task):
                 if task is not None:
                     task.cancel()
+        self.last_error = error
         self._drop(error or Iec104ConnectionError("link ended"))
         if self._on_connection_lost is not None:
             self._on_connection_lost(error)
