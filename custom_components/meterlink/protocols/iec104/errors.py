@@ -43,3 +43,26 @@ class Iec104CommandError(Iec104Error, MeterLinkResponseError):
         """Store the cause of transmission the outstation answered with."""
         super().__init__(message, status=cause)
         self.cause = cause
+
+
+class Iec104PointListError(Iec104Error, ValueError):
+    """A row of an imported IEC 104 point list is invalid; ``line`` and ``field`` say where."""
+
+    def __init__(
+        self, message: str, *, line: int, field: str | None, location: str = "line"
+    ) -> None:
+        """Store where the problem is and build a message naming it."""
+        where = f"{location} {line}" if field is None else f"{location} {line}, field {field!r}"
+        super().__init__(f"{where}: {message}")
+        self.line = line
+        self.field = field
+        self.reason = message
+
+
+class Iec104PointError(Iec104Error, ValueError):
+    """A point definition is invalid; ``field`` names the offending field."""
+
+    def __init__(self, message: str, *, field: str) -> None:
+        """Store which field of the point is wrong."""
+        super().__init__(message)
+        self.field = field

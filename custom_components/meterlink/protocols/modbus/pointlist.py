@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 import io
 import json
 import math
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from .errors import ModbusPointError, ModbusPointListError
 from .models import ByteOrder, DataType, ModbusPoint, Table, WordOrder
@@ -73,20 +73,42 @@ class PointListResult:
             raise self.errors[0]
 
 
-def parse_point_list_csv(text: str, *, default_unit_id: int | None = None) -> PointListResult:
-    """Parse a CSV point list whose first line names the columns."""
+@dataclass(frozen=True, kw_only=True, slots=True)
+class RawRow:
+    """One row of a point list as text cells, before any protocol looks at it."""
+
+    line: int
+    cells: dict[str, str]
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class RowProblem:
+    """A problem found while splitting a point list into rows."""
+
+    line: int
+    field: str | None
+    message: str
+
+
+def read_rows_csv(text: str, required: tuple[str, ...]) -> tuple[list[RawRow], list[RowProblem]]:
+    """Split a CSV point list (first line names the columns) into rows of cells.
+
+    Blank lines and lines starting with ``#`` are skipped; a header missing one of the
+    ``required`` columns yields a single problem and no rows.
+    """
     reader = csv.reader(io.StringIO(text.lstrip("\ufeff"), newline=""))
     header: list[str] | None = None
-    rows: list[tuple[int, dict[str, str]]] = []
-    errors: list[ModbusPointListError] = []
+    rows: list[RawRow] = []
+    problems: list[RowProblem] = []
     while True:
         try:
             record = next(reader)
         except StopIteration:
             break
         except csv.Error as err:
-            msg = f"not valid CSV: {err}"
-            errors.append(ModbusPointListError(msg, line=reader.line_num, field=None))
+            problems.append(
+                RowProblem(line=reader.line_num, field=None, message=f"not valid CSV: {err}")
+            )
             break
         line = reader.line_num
         if not record or all(not cell.strip() for cell in record):
@@ -95,48 +117,65 @@ def parse_point_list_csv(text: str, *, default_unit_id: int | None = None) -> Po
             continue
         if header is None:
             header = [cell.strip().lower() for cell in record]
-            required = ("key", "table", "address", "data_type")
             missing = [name for name in required if name not in header]
             if missing:
                 msg = f"header lacks column(s) {', '.join(missing)}"
-                return PointListResult(
-                    rows=(), errors=(ModbusPointListError(msg, line=line, field=missing[0]),)
-                )
+                return [], [RowProblem(line=line, field=missing[0], message=msg)]
             continue
         if len(record) > len(header):
             msg = f"{len(record)} cells but the header names {len(header)} columns"
-            errors.append(ModbusPointListError(msg, line=line, field=None))
+            problems.append(RowProblem(line=line, field=None, message=msg))
             continue
         cells = {name: cell.strip() for name, cell in zip(header, record, strict=False)}
-        rows.append((line, cells))
+        rows.append(RawRow(line=line, cells=cells))
     if header is None:
-        msg = "the file is empty (no header line)"
-        empty = ModbusPointListError(msg, line=1, field=None)
-        return PointListResult(rows=(), errors=(*errors, empty))
-    return _build(rows, errors, default_unit_id, "line")
+        problems.append(
+            RowProblem(line=1, field=None, message="the file is empty (no header line)")
+        )
+    return rows, problems
 
 
-def parse_point_list_json(text: str, *, default_unit_id: int | None = None) -> PointListResult:
-    """Parse a JSON point list: a list of objects, or an object with a ``points`` list."""
+def read_rows_json(text: str) -> tuple[list[RawRow], list[RowProblem]]:
+    """Split a JSON point list (a list of objects, or ``{"points": [...]}``) into rows."""
     try:
         document = json.loads(text)
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        msg = f"not valid JSON: {err}"
-        return PointListResult(rows=(), errors=(ModbusPointListError(msg, line=1, field=None),))
+        return [], [RowProblem(line=1, field=None, message=f"not valid JSON: {err}")]
     if isinstance(document, dict):
         document = document.get("points")
     if not isinstance(document, list):
         msg = "expected a list of points (or an object with a 'points' list)"
-        return PointListResult(rows=(), errors=(ModbusPointListError(msg, line=1, field=None),))
-    rows: list[tuple[int, dict[str, str]]] = []
-    errors: list[ModbusPointListError] = []
+        return [], [RowProblem(line=1, field=None, message=msg)]
+    rows: list[RawRow] = []
+    problems: list[RowProblem] = []
     for index, item in enumerate(document, start=1):
         if not isinstance(item, dict):
             msg = f"expected an object, got {type(item).__name__}"
-            errors.append(ModbusPointListError(msg, line=index, field=None, location="item"))
+            problems.append(RowProblem(line=index, field=None, message=msg))
             continue
-        rows.append((index, {str(name).lower(): _json_cell(value) for name, value in item.items()}))
-    return _build(rows, errors, default_unit_id, "item")
+        cells = {str(name).lower(): _json_cell(value) for name, value in item.items()}
+        rows.append(RawRow(line=index, cells=cells))
+    return rows, problems
+
+
+def _errors(problems: list[RowProblem], location: str) -> list[ModbusPointListError]:
+    """Typed errors for row problems."""
+    return [
+        ModbusPointListError(p.message, line=p.line, field=p.field, location=location)
+        for p in problems
+    ]
+
+
+def parse_point_list_csv(text: str, *, default_unit_id: int | None = None) -> PointListResult:
+    """Parse a CSV point list whose first line names the columns."""
+    rows, problems = read_rows_csv(text, ("key", "table", "address", "data_type"))
+    return _build(rows, _errors(problems, "line"), default_unit_id, "line")
+
+
+def parse_point_list_json(text: str, *, default_unit_id: int | None = None) -> PointListResult:
+    """Parse a JSON point list: a list of objects, or an object with a ``points`` list."""
+    rows, problems = read_rows_json(text)
+    return _build(rows, _errors(problems, "item"), default_unit_id, "item")
 
 
 def _json_cell(value: Any) -> str:
@@ -151,7 +190,7 @@ def _json_cell(value: Any) -> str:
 
 
 def _build(
-    rows: list[tuple[int, dict[str, str]]],
+    rows: list[RawRow],
     errors: list[ModbusPointListError],
     default_unit_id: int | None,
     location: str,
@@ -159,7 +198,8 @@ def _build(
     """Turn cell dictionaries into points, collecting one error per bad row."""
     good: list[PointListRow] = []
     keys: dict[str, int] = {}
-    for line, cells in rows:
+    for row in rows:
+        line, cells = row.line, row.cells
         try:
             point = _point(cells, default_unit_id, line, location)
         except ModbusPointListError as err:
@@ -176,18 +216,46 @@ def _build(
     return PointListResult(rows=tuple(good), errors=tuple(errors))
 
 
-class _Row:
+class PointListErrorType(Protocol):
+    """Constructor shape of a protocol's point-list error."""
+
+    def __call__(
+        self, message: str, *, line: int, field: str | None, location: str = "line"
+    ) -> Exception:
+        """Build the error."""
+        ...
+
+
+class CellReader:
     """Typed access to the cells of one row, raising errors that name the field."""
 
-    def __init__(self, cells: dict[str, str], line: int, location: str) -> None:
-        """Keep the cells and where they came from."""
+    def __init__(
+        self,
+        cells: dict[str, str],
+        line: int,
+        location: str,
+        error: PointListErrorType = ModbusPointListError,
+    ) -> None:
+        """Keep the cells, where they came from, and which error type to raise."""
         self.cells = cells
         self.line = line
         self.location = location
+        self.error = error
 
-    def fail(self, name: str, message: str) -> ModbusPointListError:
+    def fail(self, name: str, message: str) -> Exception:
         """Build an error for a field."""
-        return ModbusPointListError(message, line=self.line, field=name, location=self.location)
+        return self.error(message, line=self.line, field=name, location=self.location)
+
+    def boolean(self, name: str, *, default: bool) -> bool:
+        """A yes/no cell (true/false, yes/no, 1/0, on/off)."""
+        raw = self.text(name).lower()
+        if not raw:
+            return default
+        if raw in {"true", "yes", "1", "on", "y"}:
+            return True
+        if raw in {"false", "no", "0", "off", "n"}:
+            return False
+        raise self.fail(name, f"{raw!r} is not true/false")
 
     def required_text(self, name: str) -> str:
         """A cell that must not be empty."""
@@ -245,7 +313,7 @@ def _point(
     cells: dict[str, str], default_unit_id: int | None, line: int, location: str
 ) -> ModbusPoint:
     """Build and validate one point from its cells."""
-    row = _Row(cells, line, location)
+    row = CellReader(cells, line, location)
     key = row.required_text("key")
     unit_id = row.required_integer("unit_id", default=default_unit_id)
     table = row.choice("table", _TABLE_ALIASES)
