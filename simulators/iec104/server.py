@@ -250,6 +250,16 @@ class Iec104Simulator:
         if spontaneous:
             point.transmit(cause=c104.Cot.SPONTANEOUS)
 
+    def set_quality(self, ioa: int, *flags: str, spontaneous: bool = False) -> None:
+        """Set quality flags (c104 names: Invalid, NonTopical, Blocked, Substituted, Overflow)."""
+        point = self._points[ioa]
+        quality = c104.Quality()
+        for flag in flags:
+            quality |= getattr(c104.Quality, flag)
+        point.quality = quality
+        if spontaneous:
+            point.transmit(cause=c104.Cot.SPONTANEOUS)
+
     async def tick(self) -> None:
         """Change the live values once and send them spontaneously."""
         self.ticks += 1

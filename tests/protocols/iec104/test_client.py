@@ -22,6 +22,7 @@ from custom_components.meterlink.protocols.iec104.models import (
     Cot,
     CP56Time2a,
     DoublePoint,
+    Quality,
     TypeId,
 )
 from simulators.iec104.server import Iec104Simulator, ReceivedCommand
@@ -343,3 +344,12 @@ async def test_read_command(sim, client):
         await client.read(999)
     with pytest.raises(Iec104ProtocolError, match="not a command type"):
         await client.command(TypeId.C_RD_NA_1, 14, 0)
+
+
+async def test_quality_bits_from_the_outstation(sim, client, recorder):
+    sim.set_quality(11, "Invalid", "NonTopical", spontaneous=True)
+    asdu = await recorder.wait_for(has(11, Cot.SPONTANEOUS))
+    assert asdu.objects[0].quality == Quality.INVALID | Quality.NOT_TOPICAL
+    sim.set_quality(21, "Blocked", "Substituted")
+    obj = await client.read(21)
+    assert obj.quality == Quality.BLOCKED | Quality.SUBSTITUTED
