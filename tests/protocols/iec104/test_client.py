@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
@@ -25,6 +26,7 @@ from custom_components.meterlink.protocols.iec104.models import (
     Quality,
     TypeId,
 )
+from custom_components.meterlink.protocols.iec104.pointlist import parse_iec104_point_list_csv
 from simulators.iec104.server import Iec104Simulator, ReceivedCommand
 
 if TYPE_CHECKING:
@@ -353,3 +355,37 @@ async def test_quality_bits_from_the_outstation(sim, client, recorder):
     sim.set_quality(21, "Blocked", "Substituted")
     obj = await client.read(21)
     assert obj.quality == Quality.BLOCKED | Quality.SUBSTITUTED
+
+
+EXAMPLE = (Path(__file__).resolve().parents[3] / "simulators/iec104/example_points.csv").read_text(
+    encoding="utf-8"
+)
+
+
+async def test_example_point_list_end_to_end(sim, client):
+    result = parse_iec104_point_list_csv(EXAMPLE)
+    assert result.errors == ()
+    monitored = [p for p in result.points if not p.is_command]
+    asdus = await client.interrogation() + await client.counter_interrogation()
+    values = {}
+    for asdu in asdus:
+        for obj in asdu.objects:
+            for point in monitored:
+                if point.accepts(asdu.type_id, asdu.common_address, obj.ioa):
+                    values[point.key] = obj.value * point.scale + point.offset
+    assert values == pytest.approx(
+        {
+            "power_w": 21500.0,
+            "voltage": 1.25,
+            "load_ratio": 50.0,
+            "temperature": -0.7,
+            "breaker": 2,
+            "alarm": 1,
+            "energy_kwh": 1000,
+        }
+    )
+    command = next(p for p in result.points if p.key == "breaker_command")
+    await client.double_command(
+        command.ioa, DoublePoint.OFF, select_before_operate=command.select_before_operate
+    )
+    assert sim.value(22) == DoublePoint.OFF
