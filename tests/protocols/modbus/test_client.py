@@ -161,6 +161,13 @@ async def test_write_rejections(sim, client):
     assert await client.read_point(hr("lim", 55)) == 0  # reads still work
 
 
+async def test_write_longer_than_fc16_allows_is_refused(sim, client):
+    point = hr("long", 0, DataType.STRING, count=124)
+    with pytest.raises(ModbusValueError, match="124 registers exceed the 123"):
+        await client.write_point(point, "x")
+    assert sum(sim.requests.values()) == 0
+
+
 async def test_write_ignored_by_device_fails_verification(sim, client):
     sim.faults.ignore_writes.append(ExceptionRule(unit_id=1, start=0, end=10))
     with pytest.raises(ModbusWriteVerifyError) as err:

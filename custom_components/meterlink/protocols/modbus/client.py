@@ -381,6 +381,12 @@ class ModbusClient:
                 request = plan_reads([point])[0]
                 current = int((await self.read_block(request))[0])
             registers = encode_value(point, value, current=current)
+            if len(registers) > MAX_WRITE_REGISTERS:
+                msg = (
+                    f"point {point.key!r}: {len(registers)} registers exceed the "
+                    f"{MAX_WRITE_REGISTERS} one write (function 16) may carry"
+                )
+                raise ModbusValueError(msg, point=point.key)
             expected = decode_registers(point, registers)
             if len(registers) == 1 and not multiple:
                 await self._request(
