@@ -1,1 +1,1 @@
-"""Tests of the protocol library."""
+"""Protocol library tests."""
