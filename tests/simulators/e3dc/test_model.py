@@ -110,7 +110,7 @@ async def test_cli_prints_one_line_and_serves(socket_enabled: None) -> None:
     )
     try:
         assert proc.stdout is not None
-        line = (await asyncio.wait_for(proc.stdout.readline(), timeout=20)).decode()
+        line = (await asyncio.wait_for(proc.stdout.readline(), timeout=60)).decode()
         assert line.startswith("E3/DC RSCP simulator listening on 127.0.0.1:")
         port = int(line.rsplit(":", 1)[1])
         client = RscpClient(

@@ -71,7 +71,7 @@ async def test_module_prints_one_line():
     )
     try:
         assert proc.stdout is not None
-        async with asyncio.timeout(20):
+        async with asyncio.timeout(60):
             line = (await proc.stdout.readline()).decode()
         match = re.fullmatch(
             r"IEC 104 simulator \(c104 outstation, common address 1\) listening on "

@@ -89,7 +89,7 @@ async def test_module_prints_one_line_and_serves():
     )
     try:
         assert proc.stdout is not None
-        async with asyncio.timeout(20):
+        async with asyncio.timeout(60):
             line = (await proc.stdout.readline()).decode()
         match = re.fullmatch(
             r"Modbus simulator \(Modbus TCP\) listening on 127\.0\.0\.1:(\d+) \(units 4\)\n", line
