@@ -15,7 +15,7 @@ from datetime import UTC, date, datetime, timedelta
 from http.cookies import CookieError, SimpleCookie
 import json
 import socket
-from typing import TYPE_CHECKING, Any, Final, Self
+from typing import TYPE_CHECKING, Any, Final, Self, TypedDict, Unpack
 from urllib.parse import urlencode, urlsplit
 
 import aiohttp
@@ -78,6 +78,22 @@ _WEB_SIGNIN = "/authentication/signin"
 _WEB_SIGNOUT = "/authentication/signout"
 _V3_LOGIN = "/api/account/login/"
 _V3_LOGOUT = "/api/account/logout/"
+
+
+class DcsReadingOptions(TypedDict, total=False):
+    """The reading options of :meth:`DcsClient.reading_batches`, for the methods built on it."""
+
+    start: datetime | date | None
+    end: datetime | date | None
+    period_count: int | None
+    period: DcsPeriod
+    fmt: DcsFormat | None
+    calibrated: bool
+    interpolated: bool
+    decimal_places: int
+    use_local_time: bool
+    source: DcsSource
+    instantaneous: bool | None
 
 
 @dataclass(kw_only=True)
@@ -287,39 +303,14 @@ class DcsClient:
     # --- readings -----------------------------------------------------------------------------
 
     async def readings(
-        self,
-        target: DcsTarget | str,
-        *,
-        start: datetime | date | None = None,
-        end: datetime | date | None = None,
-        period_count: int | None = None,
-        period: DcsPeriod = DcsPeriod.HALF_HOUR,
-        fmt: DcsFormat | None = None,
-        calibrated: bool = True,
-        interpolated: bool = True,
-        decimal_places: int = 15,
-        use_local_time: bool = False,
-        source: DcsSource = DcsSource.AUTOMATIC,
-        instantaneous: bool | None = None,
+        self, target: DcsTarget | str, **options: Unpack[DcsReadingOptions]
     ) -> list[DcsReading]:
-        """Return the readings of a register or virtual meter as one list."""
+        """Return the readings of a register or virtual meter as one list.
+
+        Takes the options of :meth:`reading_batches`.
+        """
         result: list[DcsReading] = []
-        async with contextlib.aclosing(
-            self.reading_batches(
-                target,
-                start=start,
-                end=end,
-                period_count=period_count,
-                period=period,
-                fmt=fmt,
-                calibrated=calibrated,
-                interpolated=interpolated,
-                decimal_places=decimal_places,
-                use_local_time=use_local_time,
-                source=source,
-                instantaneous=instantaneous,
-            )
-        ) as batches:
+        async with contextlib.aclosing(self.reading_batches(target, **options)) as batches:
             async for batch in batches:
                 result.extend(batch)
         return result
