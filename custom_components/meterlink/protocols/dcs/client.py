@@ -62,7 +62,7 @@ from .models import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncGenerator, Mapping
+    from collections.abc import AsyncGenerator, Callable, Mapping
     import ssl
 
     from ..capture import FrameCallback
@@ -400,6 +400,7 @@ class DcsClient:
         decoder = DcsReadingsDecoder(layout, value_field=value_field, virtual_meter=virtual)
         async with self._lock:
             response = await self._send_locked("GET", path, params=params, auth=True)
+            restore = _bound_socket_reads(response)
             try:
                 captured = False
                 try:
@@ -421,6 +422,7 @@ class DcsClient:
                 if rows:
                     yield rows
             finally:
+                restore()
                 response.release()
 
     # --- the request funnel -------------------------------------------------------------------
@@ -650,6 +652,27 @@ class DcsClient:
                 shown = value.split("=", 1)[0] + "=" + MASK
             head.append(f"{name}: {shown}")
         self.on_frame("rx", ("\r\n".join(head) + "\r\n\r\n").encode() + body[:CAPTURE_BODY])
+
+
+def _bound_socket_reads(response: aiohttp.ClientResponse) -> Callable[[], None]:
+    """Make the transport read at most CHUNK_SIZE per receive while a body streams.
+
+    asyncio's socket transport receives up to 256 KiB at once; with a fast server that would be
+    the peak memory of every long readings download, whatever its length. Returns the function
+    that puts the transport back as it was (it goes back to the connection pool). Transports
+    without the knob are left alone.
+    """
+    connection = response.connection
+    transport = connection.transport if connection is not None else None
+    before = getattr(transport, "max_size", None)
+    if transport is None or not isinstance(before, int):
+        return lambda: None
+    transport.max_size = CHUNK_SIZE  # type: ignore[attr-defined]
+
+    def restore() -> None:
+        transport.max_size = before  # type: ignore[attr-defined]
+
+    return restore
 
 
 def _retry_after(headers: Mapping[str, str], body: bytes) -> float:
