@@ -341,23 +341,25 @@ _WS: Final = re.compile(_S)
 # Bulk path: runs of rows in the servers' exact compact layout (no spaces), each followed by a
 # comma. ``findall`` extracts them in one call; a length check proves the rows were contiguous
 # (every byte of the run is accounted for), otherwise the exact per-row path takes over.
-_CNUM = r'(-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?|null|"[^"\\,]*")'
+# The captures are loose (anything up to the next delimiter) because that matches fastest;
+# float(), fromisoformat() and the status table then reject anything that is not what it should
+# be, and _NUMBER_TEXT keeps float()'s extras (inf, nan, 1_0, spaces) out.
 _BULK: Final[dict[str, tuple[re.Pattern[str], int]]] = {
     "web_standard": (
-        re.compile(rf'\{{"timestamp":"([^"\\]+)","value":{_CNUM},"status":(\d+)\}},'),
+        re.compile(r'\{"timestamp":"([^"]*)","value":([^,]*),"status":([^}]*)\},'),
         len('{"timestamp":"","value":,"status":},'),
     ),
     "web_complete": (
         re.compile(
-            rf'\{{"timestamp":"([^"\\]+)","totalValue":{_CNUM},"periodValue":{_CNUM},'
-            rf'"status":(\d+)\}},'
+            r'\{"timestamp":"([^"]*)","totalValue":([^,]*),"periodValue":([^,]*),'
+            r'"status":([^}]*)\},'
         ),
         len('{"timestamp":"","totalValue":,"periodValue":,"status":},'),
     ),
     "v3": (
         re.compile(
-            rf'\{{"id":(-?\d+),"startTime":"([^"\\]+)","duration":(\d+),"totalValue":{_CNUM},'
-            rf'"periodValue":{_CNUM},"isGenerated":(true|false),"isInterpolated":(true|false)\}},'
+            r'\{"id":([^,]*),"startTime":"([^"]*)","duration":([^,]*),"totalValue":([^,]*),'
+            r'"periodValue":([^,]*),"isGenerated":([^,]*),"isInterpolated":([^}]*)\},'
         ),
         len(
             '{"id":,"startTime":"","duration":,"totalValue":,"periodValue":,'
@@ -365,6 +367,7 @@ _BULK: Final[dict[str, tuple[re.Pattern[str], int]]] = {
         ),
     ),
 }
+_NUMBER_TEXT: Final = re.compile(r"[-+0-9.eE]*")
 _MIN_BULK: Final = 8  # below this many rows the per-row path is as fast
 _STATUS_TEXT: Final = {str(i): DcsStatus(i) for i in range(8)}
 _V3_FLAGS: Final = {
@@ -680,6 +683,7 @@ class DcsReadingsDecoder:
         try:
             if self._layout == "web_complete":
                 ts_col, total_col, period_col, status_col = zip(*found, strict=True)
+                _check_numbers(total_col, period_col)
                 rows = list(
                     map(
                         new,
@@ -695,6 +699,7 @@ class DcsReadingsDecoder:
                 )
             elif self._layout == "web_standard":
                 ts_col, value_col, status_col = zip(*found, strict=True)
+                _check_numbers(value_col)
                 values = map(float, value_col)
                 nones = repeat(None)
                 totals: Iterator[float | None]
@@ -716,9 +721,10 @@ class DcsReadingsDecoder:
                     )
                 )
             else:
-                _ids, ts_col, _durations, total_col, period_col, gen_col, int_col = zip(
+                id_col, ts_col, duration_col, total_col, period_col, gen_col, int_col = zip(
                     *found, strict=True
                 )
+                _check_numbers(id_col, duration_col, total_col, period_col)
                 rows = list(
                     map(
                         new,
@@ -764,6 +770,14 @@ class DcsReadingsDecoder:
         if self._v3_vm:
             total, period = (period, None) if self._value_field == "total" else (None, period)
         return DcsReading(stamp, total, period, flags)
+
+
+def _check_numbers(*columns: tuple[str, ...]) -> None:
+    """Raise ValueError unless every cell holds only the characters of a JSON number."""
+    for column in columns:
+        if _NUMBER_TEXT.fullmatch("".join(column)) is None:
+            msg = "not a plain number"
+            raise ValueError(msg)
 
 
 def _num(raw: str) -> float | None:
