@@ -55,6 +55,7 @@ from .models import (
     DcsPeriod,
     DcsReading,
     DcsReadingsHeader,
+    DcsRegister,
     DcsSource,
     DcsTarget,
     DcsUser,
@@ -249,6 +250,18 @@ class DcsClient:
             if meter.id == meter_id:
                 return meter
         msg = f"the DCS server at {self._host} has no meter with id {meter_id}"
+        raise DcsNotFoundError(msg, status=404)
+
+    async def registers(self) -> list[tuple[DcsMeter, DcsRegister]]:
+        """Return every register with the meter it belongs to."""
+        return [(meter, reg) for meter in await self.meters() for reg in meter.registers]
+
+    async def register(self, register_id: int) -> tuple[DcsMeter, DcsRegister]:
+        """Return one register (by its own id, not the meter's) and its meter."""
+        for meter, reg in await self.registers():
+            if reg.id == register_id:
+                return meter, reg
+        msg = f"the DCS server at {self._host} has no register with id {register_id}"
         raise DcsNotFoundError(msg, status=404)
 
     async def virtual_meters(self) -> list[DcsVirtualMeter]:
