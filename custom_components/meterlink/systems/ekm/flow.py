@@ -70,7 +70,7 @@ class EkmFlowError(Exception):
         return {self.field: self.key}
 
 
-def _flow_error(err: Exception, address: str | None = None) -> EkmFlowError:  # noqa: PLR0911
+def _flow_error(err: Exception, address: str | None = None) -> EkmFlowError:
     """Translate a library error into a form error."""
     where = f"meter {address}: " if address else ""
     if isinstance(err, EkmAuthenticationError):
@@ -81,9 +81,7 @@ def _flow_error(err: Exception, address: str | None = None) -> EkmFlowError:  # 
         return EkmFlowError("cannot_connect", str(err))
     if isinstance(err, EkmProtocolError):
         return EkmFlowError("garbled_answer", f"{where}{err}")
-    if isinstance(err, EkmValueError):
-        return EkmFlowError("invalid_address", str(err), CONF_ADDRESSES)
-    if isinstance(err, EkmError):  # pragma: no cover - every EkmError is one of the above
+    if isinstance(err, EkmError):  # pragma: no cover - reads and password checks raise no other
         return EkmFlowError("unknown", str(err))
     LOGGER.exception("Unexpected error talking to an EKM bus")
     return EkmFlowError("unknown", str(err))
@@ -159,7 +157,7 @@ async def find_meters(
     for address in addresses:
         try:
             version = known.get(address) or await bus.probe(address)
-        except EkmError as err:
+        except Exception as err:
             raise _flow_error(err, address) from err
         meters.append(EkmMeterRef(address=address, version=version))
     if password is not None:
