@@ -32,8 +32,8 @@ PASSWORD = "00000000"
 
 
 @pytest.fixture
-async def lone_sim(ekm_clock: EkmClock) -> AsyncIterator[EkmSimBus]:
-    """A bus with a single v3 meter (reachable over a pty)."""
+async def lone_sim(ekm_clock: EkmClock, ekm_sim: EkmSimBus) -> AsyncIterator[EkmSimBus]:
+    """A bus with a single v3 meter (reachable over a pty); ekm_sim shortens the timing."""
     sim = EkmSimBus(
         [SimMeter(address="77", version=EkmVersion.V3, clock=ekm_clock)],
         baudrate=EKM_FAST_BAUD,
@@ -176,7 +176,7 @@ async def test_meters_step_errors(hass: HomeAssistant, ekm_sim: EkmSimBus) -> No
     assert result["type"] is FlowResultType.CREATE_ENTRY
 
 
-async def test_empty_bus_and_lost_bus(hass: HomeAssistant, ekm_clock: EkmClock) -> None:
+async def test_empty_bus_and_lost_bus(hass: HomeAssistant, ekm_sim: EkmSimBus) -> None:
     sim = EkmSimBus([], baudrate=EKM_FAST_BAUD, turnaround=0.002)
     try:
         port = await sim.start_tcp()
