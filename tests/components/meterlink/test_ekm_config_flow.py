@@ -109,25 +109,23 @@ async def test_full_flow_over_a_pty_finds_the_lone_meter(
     assert result["options"]["meters"] == [{"address": "000000000077", "version": 3}]
 
 
-@pytest.mark.parametrize(
-    ("port", "password", "field", "error"),
-    [
-        ("ftp://example", PASSWORD, "port", "invalid_port"),
-        ("rfc2217://127.0.0.1:4000", PASSWORD, "port", "invalid_port"),
-        ("127.0.0.1:PORT", "1234", "password", "password_format"),
-        ("127.0.0.1:9", PASSWORD, "base", "cannot_connect"),
-    ],
-)
-async def test_bus_step_errors(  # noqa: PLR0917
-    hass: HomeAssistant, ekm_sim: EkmSimBus, port: str, password: str, field: str, error: str
-) -> None:
+BUS_STEP_ERRORS = [
+    ("ftp://example", PASSWORD, "port", "invalid_port"),
+    ("rfc2217://127.0.0.1:4000", PASSWORD, "port", "invalid_port"),
+    ("127.0.0.1:PORT", "1234", "password", "password_format"),
+    ("127.0.0.1:9", PASSWORD, "base", "cannot_connect"),
+]
+
+
+async def test_bus_step_errors(hass: HomeAssistant, ekm_sim: EkmSimBus) -> None:
     tcp = await ekm_sim.start_tcp()
     flow_id = await start(hass)
-    result = await configure(
-        hass, flow_id, {"port": port.replace("PORT", str(tcp)), "password": password}
-    )
-    assert result["type"] is FlowResultType.FORM
-    assert result["errors"] == {field: error}
+    for port, password, field, error in BUS_STEP_ERRORS:
+        result = await configure(
+            hass, flow_id, {"port": port.replace("PORT", str(tcp)), "password": password}
+        )
+        assert result["type"] is FlowResultType.FORM
+        assert result["errors"] == {field: error}, port
     # the form can be fixed and submitted again
     result = await configure(hass, flow_id, {"port": f"127.0.0.1:{tcp}", "password": PASSWORD})
     assert result["step_id"] == "ekm_meters"

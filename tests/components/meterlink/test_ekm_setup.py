@@ -181,8 +181,8 @@ async def test_dead_meter_goes_unavailable_without_stalling_the_others(
     assert failed.update_interval == failed.base_interval
 
 
-async def test_bus_unreachable_at_start_retries_setup(
-    hass: HomeAssistant, ekm_sim: EkmSimBus
+async def test_setup_retries_while_the_bus_or_every_meter_is_down(
+    hass: HomeAssistant, ekm_sim: EkmSimBus, ekm_entry: MockConfigEntry
 ) -> None:
     entry = MockConfigEntry(
         domain=DOMAIN,
@@ -190,15 +190,9 @@ async def test_bus_unreachable_at_start_retries_setup(
         options=ekm_entry_options(),
     )
     entry.add_to_hass(hass)
-    await setup_entry(hass, entry)
-    assert entry.state is ConfigEntryState.SETUP_RETRY
-
-
-async def test_no_meter_answers_at_start_retries_setup(
-    hass: HomeAssistant, ekm_sim: EkmSimBus, ekm_entry: MockConfigEntry
-) -> None:
     ekm_sim.inject(Fault.NO_ANSWER, count=20)
-    await setup_entry(hass, ekm_entry)
+    await setup_entry(hass, ekm_entry)  # sets up both entries of the domain
+    assert entry.state is ConfigEntryState.SETUP_RETRY
     assert ekm_entry.state is ConfigEntryState.SETUP_RETRY
 
 
@@ -238,16 +232,7 @@ def _device(hass: HomeAssistant, address: str) -> str:
     return device.id
 
 
-async def test_unload_closes_the_bus(hass: HomeAssistant, ekm_entry: MockConfigEntry) -> None:
-    await setup_entry(hass, ekm_entry)
-    runtime = ekm_entry.runtime_data
-    assert isinstance(runtime, EkmRuntime)
-    assert runtime.bus.is_open
-    assert await hass.config_entries.async_unload(ekm_entry.entry_id)
-    assert not runtime.bus.is_open
-
-
-async def test_stale_devices_can_be_removed(
+async def test_stale_devices_can_be_removed_and_unload_closes_the_bus(
     hass: HomeAssistant, ekm_entry: MockConfigEntry, device_registry: dr.DeviceRegistry
 ) -> None:
     from custom_components.meterlink import async_remove_config_entry_device  # noqa: PLC0415
@@ -260,6 +245,12 @@ async def test_stale_devices_can_be_removed(
         config_entry_id=ekm_entry.entry_id, identifiers={(DOMAIN, "ekm_000000000042")}
     )
     assert await async_remove_config_entry_device(hass, ekm_entry, stale)
+    # unloading closes the bus
+    runtime = ekm_entry.runtime_data
+    assert isinstance(runtime, EkmRuntime)
+    assert runtime.bus.is_open
+    assert await hass.config_entries.async_unload(ekm_entry.entry_id)
+    assert not runtime.bus.is_open
 
 
 async def test_counters_survive_a_clock_step(
