@@ -137,7 +137,7 @@ async def test_bus_already_configured(
     flow_id = await start(hass)
     result = await configure(hass, flow_id, {"port": ekm_url, "password": PASSWORD})
     assert result["type"] is FlowResultType.ABORT
-    assert result["reason"] == "already_configured"
+    assert result["reason"] == "ekm_bus_configured"
 
 
 async def test_meters_step_errors(hass: HomeAssistant, ekm_sim: EkmSimBus) -> None:
@@ -204,7 +204,7 @@ async def test_reauth_checks_the_new_password_on_every_meter(
     assert result["errors"] == {"password": "invalid_password"}
     result = await configure(hass, flow_id, {"password": "24681357"})
     assert result["type"] is FlowResultType.ABORT
-    assert result["reason"] == "reauth_successful"
+    assert result["reason"] == "ekm_reauth_successful"
     assert ekm_entry.data["password"] == "24681357"
     await hass.async_block_till_done()
     assert ekm_entry.state is ConfigEntryState.LOADED
@@ -234,13 +234,13 @@ async def test_reconfigure_moves_the_bus(
         assert result["errors"] == {"base": "meter_not_found"}
         result = await configure(hass, flow_id, {"port": "10.0.0.1:4001"})
         assert result["type"] is FlowResultType.ABORT
-        assert result["reason"] == "already_configured"
+        assert result["reason"] == "ekm_bus_configured"
 
         result = await ekm_entry.start_reconfigure_flow(hass)
         pty = ekm_sim.start_pty()
         result = await configure(hass, result["flow_id"], {"port": pty})
     assert result["type"] is FlowResultType.ABORT
-    assert result["reason"] == "reconfigure_successful"
+    assert result["reason"] == "ekm_reconfigure_successful"
     assert ekm_entry.data["port"] == pty
     assert ekm_entry.unique_id == pty
     await hass.async_block_till_done()

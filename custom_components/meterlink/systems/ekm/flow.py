@@ -228,7 +228,8 @@ class EkmFlowMixin(ConfigFlow):
                 url = port_url(user_input[CONF_PORT])
                 _check_password_text(user_input[CONF_PASSWORD])
                 await self.async_set_unique_id(url)
-                self._abort_if_unique_id_configured()
+                if any(e.unique_id == url for e in self._async_current_entries()):
+                    return self.async_abort(reason="ekm_bus_configured")
                 async with _open_bus(self.hass, url, None):
                     pass
             except EkmFlowError as err:
@@ -309,7 +310,7 @@ class EkmFlowMixin(ConfigFlow):
                 errors, detail = err.errors(), str(err)
             else:
                 return self.async_update_reload_and_abort(
-                    entry, data_updates={CONF_PASSWORD: password}
+                    entry, data_updates={CONF_PASSWORD: password}, reason="ekm_reauth_successful"
                 )
         return self.async_show_form(
             step_id="ekm_reauth_confirm",
@@ -331,7 +332,7 @@ class EkmFlowMixin(ConfigFlow):
                 url = port_url(user_input[CONF_PORT])
                 for other in self._async_current_entries(include_ignore=False):
                     if other.entry_id != entry.entry_id and other.unique_id == url:
-                        return self.async_abort(reason="already_configured")
+                        return self.async_abort(reason="ekm_bus_configured")
                 async with _open_bus(self.hass, url, entry) as bus:
                     await find_meters(
                         bus,
@@ -343,7 +344,11 @@ class EkmFlowMixin(ConfigFlow):
                 errors, detail = err.errors(), str(err)
             else:
                 return self.async_update_reload_and_abort(
-                    entry, unique_id=url, title=_title(url), data_updates={CONF_PORT: url}
+                    entry,
+                    unique_id=url,
+                    title=_title(url),
+                    data_updates={CONF_PORT: url},
+                    reason="ekm_reconfigure_successful",
                 )
         return self.async_show_form(
             step_id="ekm_reconfigure",
