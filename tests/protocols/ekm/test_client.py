@@ -518,3 +518,11 @@ async def test_random_faults_only_raise_typed_errors(sim: EkmSimBus, tcp_bus: Ek
     assert len(set(outcomes)) > 1
     sim.fault_rate = 0.0
     assert isinstance(await tcp_bus.read(V4_1, 4), EkmV4Reading)
+
+
+async def test_check_password(sim: EkmSimBus, tcp_bus: EkmBus) -> None:
+    """A password is checked without any write; a wrong one is an authentication error."""
+    await tcp_bus.check_password(V4_1, 4)
+    with pytest.raises(EkmAuthenticationError):
+        await tcp_bus.check_password(V3_1, 3, password="12345678")
+    assert not [e for e in sim.events if e.kind == "write"]
