@@ -11,6 +11,7 @@ from homeassistant.helpers.update_coordinator import CoordinatorEntity
 from .coordinator import MeterLinkCoordinator
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from datetime import datetime
 
     from homeassistant.helpers.device_registry import DeviceInfo
@@ -39,18 +40,34 @@ class MeterLinkEntity[CoordinatorT: MeterLinkCoordinator[Any]](CoordinatorEntity
 
 
 class MeterLinkLastReadSensor(MeterLinkEntity[MeterLinkCoordinator[Any]], SensorEntity):
-    """When the device was last read successfully (stays available while reads fail)."""
+    """When the device was last read successfully (stays available while reads fail).
+
+    By default that is the coordinator's last successful poll; a device that shares a
+    coordinator with others (meters behind one server or bus) passes ``value_fn``.
+    """
 
     _attr_device_class = SensorDeviceClass.TIMESTAMP
     _attr_entity_category = EntityCategory.DIAGNOSTIC
     _attr_translation_key = "last_successful_read"
 
+    def __init__(
+        self,
+        coordinator: MeterLinkCoordinator[Any],
+        *,
+        unique_id: str,
+        device_info: DeviceInfo,
+        value_fn: Callable[[], datetime | None] | None = None,
+    ) -> None:
+        """Attach the sensor to its device."""
+        super().__init__(coordinator, unique_id=unique_id, device_info=device_info)
+        self._value_fn = value_fn or (lambda: coordinator.last_success)
+
     @property
     def available(self) -> bool:
         """Return True once a read has succeeded: this is what tells when reads stopped."""
-        return self.coordinator.last_success is not None
+        return self._value_fn() is not None
 
     @property
     def native_value(self) -> datetime | None:
         """Return the time of the last successful read."""
-        return self.coordinator.last_success
+        return self._value_fn()

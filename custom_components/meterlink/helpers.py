@@ -94,15 +94,20 @@ class CounterGuard:
     Home Assistant reads any decrease of a ``total_increasing`` sensor as a meter reset, so a
     glitch (a stale cache, a rounding flip) would add the whole counter again. A backward step
     is logged and dropped; it is accepted as a real reset only when the device flags a reset,
-    or when the lower value is read ``confirm`` times in a row (a replaced or cleared meter).
+    or when ``confirm`` *different* readings in a row (told apart by ``stamp``, e.g. the
+    reading's time) are all lower: a replaced or cleared meter. Seeing the same glitchy reading
+    again (another poll, a recovery) does not count twice.
     """
 
     name: str
     confirm: int = 3
     last: float | None = None
     _backward: int = 0
+    _last_stamp: object = None
 
-    def accept(self, value: float | None, *, reset: bool = False) -> float | None:
+    def accept(
+        self, value: float | None, *, reset: bool = False, stamp: object = None
+    ) -> float | None:
         """Return the value to publish for a new reading."""
         if value is None:
             return None
@@ -115,10 +120,12 @@ class CounterGuard:
             self.last = value
             self._backward = 0
             return value
-        self._backward += 1
+        if stamp is None or stamp != self._last_stamp:
+            self._backward += 1
+            self._last_stamp = stamp
         if self._backward >= self.confirm:
             LOGGER.warning(
-                "%s: counter stayed below %s for %s reads; taking %s as a meter reset",
+                "%s: counter stayed below %s for %s readings; taking %s as a meter reset",
                 self.name,
                 self.last,
                 self._backward,

@@ -270,3 +270,75 @@ async def test_stale_devices_can_be_removed(
         config_entry_id=dcs_entry.entry_id, identifiers={(DOMAIN, f"{server_id}_meter_424242")}
     )
     assert await async_remove_config_entry_device(hass, dcs_entry, stale)
+
+
+async def test_counter_guard_is_restored_after_a_restart(
+    hass: HomeAssistant,
+    dcs_sim: DcsSimulator,
+    dcs_entry: MockConfigEntry,
+    entity_registry: er.EntityRegistry,
+) -> None:
+    from homeassistant.core import State  # noqa: PLC0415
+    from pytest_homeassistant_custom_component.common import (  # noqa: PLC0415
+        mock_restore_cache_with_extra_data,
+    )
+
+    reg = cumulative_register(dcs_sim)
+    unique_id = f"{dcs_entry.data['server_id']}_r{reg}"
+    entity_id = entity_registry.async_get_or_create(
+        "sensor", DOMAIN, unique_id, config_entry=dcs_entry
+    ).entity_id
+    higher = 1e12  # what the sensor said before the restart: the live value is lower
+    mock_restore_cache_with_extra_data(
+        hass,
+        [
+            (
+                State(entity_id, str(higher)),
+                {"native_value": higher, "native_unit_of_measurement": "kWh"},
+            )
+        ],
+    )
+    await setup_entry(hass, dcs_entry)
+    assert float(hass.states.get(entity_id).state) == higher  # the backward step is dropped
+
+
+async def test_registers_gone_from_the_server_keep_their_repair_issue(
+    hass: HomeAssistant,
+    dcs_sim: DcsSimulator,
+    issue_registry: ir.IssueRegistry,
+) -> None:
+    entry = MockConfigEntry(
+        domain=DOMAIN,
+        data=dcs_entry_data(dcs_sim),
+        options=dcs_entry_options(
+            dcs_sim, registers=[f"R{dcs_sim.meters[0].registers[0].id}", "R999999"]
+        ),
+    )
+    entry.add_to_hass(hass)
+    await setup_entry(hass, entry)
+    await entry.runtime_data.coordinator.async_refresh()
+    issue = issue_registry.async_get_issue(DOMAIN, f"dcs_missing_{entry.entry_id}")
+    assert issue is not None
+    assert "R999999" in issue.translation_placeholders["targets"]
+
+
+async def test_every_target_refused_is_a_failed_poll(
+    hass: HomeAssistant,
+    dcs_sim: DcsSimulator,
+    dcs_entry: MockConfigEntry,
+    entity_registry: er.EntityRegistry,
+) -> None:
+    await setup_entry(hass, dcs_entry)
+    coordinator = dcs_entry.runtime_data.coordinator
+    dcs_sim.faults.forbidden_ids = set(dcs_entry.options["registers"]) | set(
+        dcs_entry.options["virtual_meters"]
+    )
+    await coordinator.async_refresh()
+    assert not coordinator.last_update_success
+    last_reads = [
+        e.entity_id
+        for e in er.async_entries_for_config_entry(entity_registry, dcs_entry.entry_id)
+        if e.unique_id.endswith("_last_read")
+    ]
+    # each device still says when it last gave a value
+    assert all(hass.states.get(e).state != STATE_UNAVAILABLE for e in last_reads)

@@ -165,3 +165,13 @@ def test_capture_masks_secrets_and_is_bounded() -> None:
 
 def test_capture_off_gives_no_callback() -> None:
     assert FrameCapture.for_secrets(enabled=False, secrets=["x"]).callback is None
+
+
+def test_counter_guard_counts_readings_not_updates() -> None:
+    guard = CounterGuard(name="R1", confirm=3)
+    guard.accept(5000.0, stamp=1)
+    # the same glitchy reading seen in many updates is still one reading
+    for _ in range(5):
+        assert guard.accept(10.0, stamp=2) == 5000.0
+    assert guard.accept(10.5, stamp=3) == 5000.0
+    assert guard.accept(11.0, stamp=4) == 11.0  # the third different lower reading

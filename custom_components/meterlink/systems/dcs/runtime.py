@@ -27,6 +27,7 @@ from ...protocols.dcs import (
     DcsNotFoundError,
     DcsReading,
     DcsRegister,
+    DcsStatus,
     DcsTarget,
     DcsTlsError,
     DcsVirtualMeter,
@@ -127,6 +128,7 @@ class DcsCoordinator(MeterLinkCoordinator[DcsData]):
         end = _next_half_hour(dt_util.utcnow())
         latest: dict[str, DcsReading | None] = {}
         missing: set[str] = set()
+        refused: MeterLinkError | None = None
         try:
             for wire, info in runtime.targets.items():
                 try:
@@ -139,13 +141,19 @@ class DcsCoordinator(MeterLinkCoordinator[DcsData]):
                 except (DcsBadRequestError, DcsForbiddenError, DcsNotFoundError) as err:
                     LOGGER.warning("DCS %s: %s cannot be read: %s", self.name, wire, err)
                     missing.add(wire)
+                    refused = err
                     continue
-                latest[wire] = _newest(rows, period=info.virtual_meter is not None)
+                latest[wire] = newest = _newest(rows, period=info.virtual_meter is not None)
+                if newest is not None:
+                    runtime.device_read[info.device_key] = dt_util.utcnow()
         except MeterLinkError as err:
             runtime.update_tls_issue(err)
             raise
         runtime.update_tls_issue(None)
         runtime.update_missing_issue(missing)
+        if refused is not None and not latest:
+            # every target refused: the server (or a proxy in front of it) is not serving us
+            raise refused
         runtime.schedule_import()
         return DcsData(latest=latest, missing=frozenset(missing))
 
@@ -158,6 +166,8 @@ def _next_half_hour(now: datetime) -> datetime:
 
 def _newest(rows: list[DcsReading], *, period: bool) -> DcsReading | None:
     for row in reversed(rows):
+        if DcsStatus.GENERATED in row.status:
+            continue  # v3 padding for missing data, not a reading
         value = row.period if period and row.total is None else row.total
         if value is not None:
             return row
@@ -180,6 +190,8 @@ class DcsRuntime(MeterLinkRuntime):
         self.meters: dict[int, DcsMeter] = {}
         self.virtual_meters: dict[int, DcsVirtualMeter] = {}
         self.targets: dict[str, DcsTargetInfo] = {}
+        self.gone: set[str] = set()  # selected, but the server no longer has them
+        self.device_read: dict[str, datetime] = {}  # device key -> last time it gave a value
         self.coordinator = DcsCoordinator(hass, entry, self)
         self.coordinators = [self.coordinator]
         self.importer: DcsStatisticsImporter | None = None
@@ -221,7 +233,8 @@ class DcsRuntime(MeterLinkRuntime):
                     virtual_meter=vm,
                 )
         self.targets = targets
-        self.update_missing_issue((wanted | wanted_vms) - set(targets))
+        self.gone = (wanted | wanted_vms) - set(targets)
+        self.update_missing_issue(set())
 
     def meter_of(self, info: DcsTargetInfo) -> DcsMeter | None:
         """Return the meter a register target belongs to."""
@@ -328,6 +341,7 @@ class DcsRuntime(MeterLinkRuntime):
     def update_missing_issue(self, missing: set[str]) -> None:
         """Raise a repair issue while selected registers are gone or refused by the server."""
         issue_id = f"dcs_missing_{self.entry.entry_id}"
+        missing = missing | self.gone  # refused now, or no longer on the server at all
         if missing:
             ir.async_create_issue(
                 self.hass,
@@ -390,8 +404,3 @@ async def async_setup_dcs_entry(hass: HomeAssistant, entry: MeterLinkConfigEntry
     runtime.importer = DcsStatisticsImporter(hass, runtime)
     runtime.schedule_import()
     return runtime
-
-
-def entry_password_keys() -> tuple[str, ...]:
-    """Return the entry keys that hold secrets (for diagnostics redaction)."""
-    return (CONF_PASSWORD, CONF_USERNAME)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from homeassistant.components.sensor import RestoreSensor, SensorDeviceClass, SensorStateClass
@@ -15,7 +16,6 @@ from .units import dcs_unit, state_class
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
-    from datetime import datetime
 
     from homeassistant.helpers.entity import Entity
 
@@ -31,6 +31,7 @@ def build_sensors(runtime: DcsRuntime) -> Iterator[Entity]:
             runtime.coordinator,
             unique_id=f"{runtime.server_id}_{device_key}_last_read",
             device_info=runtime.device_info(device_key),
+            value_fn=partial(runtime.device_read.get, device_key),
         )
 
 
@@ -69,16 +70,15 @@ class DcsTargetSensor(MeterLinkEntity[DcsCoordinator], RestoreSensor):
         self._attr_extra_state_attributes: dict[str, Any] = {"dcs_id": wire}
         if info.register is not None:
             self._attr_extra_state_attributes["address"] = info.register.address
-        self._reading_time: datetime | None = None
-        self._update_from_data()
 
     async def async_added_to_hass(self) -> None:
-        """Restore the last total so the counter guard survives restarts."""
-        await super().async_added_to_hass()
-        if self._guard is not None and self._guard.last is None:
+        """Restore the last total first, so the counter guard survives restarts, then read."""
+        if self._guard is not None:
             last = await self.async_get_last_sensor_data()
             if last is not None and isinstance(last.native_value, int | float):
                 self._guard.last = float(last.native_value)
+        await super().async_added_to_hass()
+        self._update_from_data()
 
     @property
     def available(self) -> bool:
@@ -98,7 +98,9 @@ class DcsTargetSensor(MeterLinkEntity[DcsCoordinator], RestoreSensor):
             return
         value = reading.period if self._use_period else reading.total
         if self._guard is not None:
-            value = self._guard.accept(value, reset=DcsStatus.RESET in reading.status)
+            value = self._guard.accept(
+                value, reset=DcsStatus.RESET in reading.status, stamp=reading.timestamp
+            )
         self._attr_native_value = value
         if self._attr_state_class is SensorStateClass.TOTAL:
             self._attr_last_reset = reading.timestamp
