@@ -30,6 +30,13 @@ async def async_setup_entry(hass: HomeAssistant, entry: MeterLinkConfigEntry) ->
     """Set up one device: its system connects, learns the device and polls once."""
     system = SYSTEMS[entry.data[CONF_SYSTEM]]
     entry.runtime_data = await system.async_setup_entry(hass, entry)
+    options = dict(entry.options)
+
+    async def _async_options_updated(hass: HomeAssistant, entry: MeterLinkConfigEntry) -> None:
+        """Reload when the options change (flows that change data reload by themselves)."""
+        if dict(entry.options) != options:
+            await hass.config_entries.async_reload(entry.entry_id)
+
     entry.async_on_unload(entry.add_update_listener(_async_options_updated))
     await hass.config_entries.async_forward_entry_setups(entry, system.platforms)
     return True
@@ -42,11 +49,6 @@ async def async_unload_entry(hass: HomeAssistant, entry: MeterLinkConfigEntry) -
     if unloaded:
         await entry.runtime_data.async_shutdown()
     return unloaded
-
-
-async def _async_options_updated(hass: HomeAssistant, entry: MeterLinkConfigEntry) -> None:
-    """Reload when options change (selection, interval, capture)."""
-    await hass.config_entries.async_reload(entry.entry_id)
 
 
 async def async_remove_config_entry_device(

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from homeassistant.core import ServiceCall, ServiceResponse, SupportsResponse
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable, Coroutine, Mapping
+    from collections.abc import Awaitable, Callable, Coroutine
 
     from homeassistant.config_entries import OptionsFlow
     from homeassistant.const import Platform
@@ -45,7 +45,3 @@ class MeterLinkSystem:
     remove_device: Callable[[HomeAssistant, MeterLinkConfigEntry, DeviceEntry], bool] | None = None
     actions: tuple[MeterLinkAction, ...] = ()
     redact: frozenset[str] = frozenset()
-
-    def describe(self, data: Mapping[str, Any]) -> str:
-        """Return a short description of an entry of this system (for logs)."""
-        return f"{self.key} {data.get('url') or data.get('host') or ''}".strip()

@@ -275,6 +275,7 @@ async def test_options_flow(
     hass: HomeAssistant, dcs_sim: DcsSimulator, dcs_entry: MockConfigEntry
 ) -> None:
     await setup_entry(hass, dcs_entry)
+    logins = dcs_sim.stats.logins
     result = await hass.config_entries.options.async_init(dcs_entry.entry_id)
     assert result["step_id"] == "init"
     result = await hass.config_entries.options.async_configure(
@@ -287,6 +288,7 @@ async def test_options_flow(
         },
     )
     assert result["step_id"] == "select"
+    assert dcs_sim.stats.logins == logins  # the loaded entry knew the meters: no second login
     flow_id = result["flow_id"]
     result = await hass.config_entries.options.async_configure(
         flow_id, {"meters": [], "virtual_meters": []}
@@ -331,9 +333,11 @@ async def test_options_flow_virtual_meters_only(
     assert dcs_entry.options["registers"] == []
 
 
-async def test_options_flow_server_unreachable(
+async def test_options_flow_server_unreachable_keeps_the_selection(
     hass: HomeAssistant, dcs_sim: DcsSimulator, dcs_entry: MockConfigEntry
 ) -> None:
+    """Frame capture can be switched on exactly when the server misbehaves."""
+    before = dict(dcs_entry.options)
     result = await hass.config_entries.options.async_init(dcs_entry.entry_id)
     dcs_sim.set_credentials("x", "y")
     result = await hass.config_entries.options.async_configure(
@@ -342,8 +346,10 @@ async def test_options_flow_server_unreachable(
             "scan_interval": 300,
             "import_statistics": True,
             "backfill_days": 3,
-            "capture_frames": False,
+            "capture_frames": True,
         },
     )
-    assert result["type"] is FlowResultType.ABORT
-    assert result["reason"] == "invalid_auth"
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert dcs_entry.options["capture_frames"] is True
+    for key in ("meters", "registers", "virtual_meters"):
+        assert dcs_entry.options[key] == before[key]

@@ -78,8 +78,11 @@ async def test_get_readings_limit_and_period_count(
     ("data", "key"),
     [
         ({"id": "733"}, "dcs_invalid_id"),
-        ({"id": "R1", "start": "2024-06-09T00:10:00+00:00", "period_count": 2}, "dcs_invalid_span"),
-        ({"id": "R1", "start": "2024-06-09T00:00:00+00:00"}, "dcs_invalid_span"),
+        (
+            {"id": "R733", "start": "2024-06-09T00:10:00+00:00", "period_count": 2},
+            "dcs_invalid_span",
+        ),
+        ({"id": "R733", "start": "2024-06-09T00:00:00+00:00"}, "dcs_invalid_span"),
     ],
 )
 async def test_bad_input_is_a_validation_error(
@@ -156,3 +159,35 @@ async def test_forbidden_register_is_a_translated_error(
             period_count=2,
         )
     assert "403" in str(err.value.translation_placeholders)
+
+
+async def test_get_readings_of_a_register_the_entry_does_not_read(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    dcs_sim: DcsSimulator,
+    dcs_entry: MockConfigEntry,
+) -> None:
+    freezer.move_to(NOW)
+    await setup_entry(hass, dcs_entry)
+    meter = dcs_sim.meters[3]  # not selected by the entry
+    reg = meter.registers[0]
+    assert f"R{reg.id}" not in dcs_entry.options["registers"]
+    result = await call(
+        hass,
+        config_entry_id=dcs_entry.entry_id,
+        id=f"R{reg.id}",
+        end="2024-06-10T00:00:00+00:00",
+        period_count=3,
+    )
+    assert result["name"] == f"{meter.name}: {reg.name}"
+    assert result["unit"] == reg.unit
+    assert result["count"] == 3
+    with pytest.raises(HomeAssistantError) as err:
+        await call(
+            hass,
+            config_entry_id=dcs_entry.entry_id,
+            id="R424242",
+            end=NOW.isoformat(),
+            period_count=1,
+        )
+    assert "424242" in str(err.value.translation_placeholders)

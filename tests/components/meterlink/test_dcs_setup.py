@@ -235,6 +235,7 @@ async def test_diagnostics_redact_secrets_and_show_frames(
     diagnostics = await get_diagnostics_for_config_entry(hass, hass_client, entry)
     text = json.dumps(diagnostics)
     assert dcs_sim.password not in text
+    assert f'"{dcs_sim.username}"' not in text  # not in the data, the frames or the replies
     assert diagnostics["entry"]["data"]["password"] == "**REDACTED**"
     assert diagnostics["entry"]["data"]["username"] == "**REDACTED**"
     frames = diagnostics["frames"]["frames"]

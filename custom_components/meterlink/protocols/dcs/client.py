@@ -73,6 +73,7 @@ CAPTURE_BODY: Final = 512
 MASK: Final = "***"
 _COOKIE_PREFIX: Final = "COHERENT-DCS"  # COHERENT-DCS-API... (web API), COHERENT-DCSV3... (v3)
 _RETRY_STATUSES: Final = frozenset({502, 503, 504})
+_SECRET_FIELDS: Final = frozenset({"password", "username"})
 
 # DcsPublicApiDescription.md (web API) and DCSApiDescription.md (v3) paths
 _WEB_SIGNIN = "/authentication/signin"
@@ -216,8 +217,7 @@ class DcsClient:
     def _auth_error(self, details: str) -> DcsAuthenticationError:
         text = f": {details}" if details else ""
         return DcsAuthenticationError(
-            f"the DCS server at {self._host} rejected the username or password "
-            f"for {self.username!r}{text}",
+            f"the DCS server at {self._host} rejected the username or password{text}",
             secret=SECRET_PASSWORD,
         )
 
@@ -651,7 +651,9 @@ class DcsClient:
             return
         line = f"{method} {path}" + (f"?{urlencode(params)}" if params else "")
         if json_body is not None:
-            shown = {k: (MASK if k == "password" else v) for k, v in json_body.items()}
+            shown = {
+                k: (MASK if k in ("password", "username") else v) for k, v in json_body.items()
+            }
             line += "\r\n\r\n" + json.dumps(shown)
         self.on_frame("tx", line.encode())
 

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from homeassistant.const import Platform
 
 from ..base import MeterLinkSystem
-from .const import CONF_PASSWORD, CONF_USERNAME, SYSTEM_KEY
+from .const import SYSTEM_KEY
 from .flow import DcsFlowMixin, DcsOptionsFlow
 from .runtime import DcsRuntime, async_setup_dcs_entry
 from .services import ACTIONS
@@ -36,7 +36,6 @@ DCS_SYSTEM = MeterLinkSystem(
     async_setup_entry=async_setup_dcs_entry,
     options_flow=DcsOptionsFlow,
     remove_device=_remove_device,
-    redact=frozenset({CONF_PASSWORD, CONF_USERNAME}),
     actions=ACTIONS,
 )
 

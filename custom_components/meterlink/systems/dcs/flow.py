@@ -5,8 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+import aiohttp
 from homeassistant.config_entries import ConfigFlow, OptionsFlow
 from homeassistant.const import CONF_SCAN_INTERVAL
+from homeassistant.helpers.aiohttp_client import async_create_clientsession
 from homeassistant.helpers.selector import (
     BooleanSelector,
     NumberSelector,
@@ -27,7 +29,6 @@ from ...helpers import normalise_http_url
 from ...protocols.dcs import (
     DcsApi,
     DcsAuthenticationError,
-    DcsClient,
     DcsConnectionError,
     DcsError,
     DcsMalformedResponseError,
@@ -53,11 +54,13 @@ from .const import (
     DEFAULT_SCAN_INTERVAL,
     SYSTEM_KEY,
 )
+from .runtime import DcsRuntime, build_client
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
     from homeassistant.config_entries import ConfigFlowResult
+    from homeassistant.core import HomeAssistant
 
 
 @dataclass
@@ -73,19 +76,19 @@ class DcsServerView:
 PROBE_TIMEOUT = 15.0
 
 
-async def async_probe(data: Mapping[str, Any]) -> DcsServerView:
+async def async_probe(hass: HomeAssistant, data: Mapping[str, Any]) -> DcsServerView:
     """Log in with ``data`` and list the meters; raise a DcsError on failure.
 
-    The flow's short-lived client has its own session, closed (after logout) here.
+    The probe uses Home Assistant's connector (same CA store as the entry will) with a cookie
+    jar of its own, detached again afterwards.
     """
-    client = DcsClient(
-        url=data[CONF_URL],
-        username=data.get(CONF_USERNAME) or None,
-        password=data.get(CONF_PASSWORD) or None,
-        api=DcsApi(data.get(CONF_API, DcsApi.AUTO)),
+    session = async_create_clientsession(
+        hass,
         verify_ssl=bool(data.get(CONF_VERIFY_SSL, True)),
-        request_timeout=PROBE_TIMEOUT,
+        auto_cleanup=False,
+        cookie_jar=aiohttp.DummyCookieJar(),
     )
+    client = build_client(hass, dict(data), session=session, request_timeout=PROBE_TIMEOUT)
     try:
         await client.login()
         meters = await client.meters()
@@ -94,6 +97,7 @@ async def async_probe(data: Mapping[str, Any]) -> DcsServerView:
         return DcsServerView(api=client.api_in_use, meters=meters, virtual_meters=vms)
     finally:
         await client.close()
+        session.detach()
 
 
 def flow_error(err: Exception) -> str:  # noqa: PLR0911
@@ -116,12 +120,21 @@ def flow_error(err: Exception) -> str:  # noqa: PLR0911
     return "unknown"
 
 
-async def async_test(data: Mapping[str, Any]) -> tuple[DcsServerView | None, dict[str, str]]:
-    """Run the connection test; return the result or (None, form errors)."""
+@dataclass
+class DcsProbeResult:
+    """A connection test: what the server showed, or the form error and its explanation."""
+
+    view: DcsServerView | None = None
+    errors: dict[str, str] = field(default_factory=dict)
+    error: str = ""
+
+
+async def async_test(hass: HomeAssistant, data: Mapping[str, Any]) -> DcsProbeResult:
+    """Run the connection test."""
     try:
-        return await async_probe(data), {}
+        return DcsProbeResult(view=await async_probe(hass, data))
     except Exception as err:  # noqa: BLE001 - every failure becomes a form error
-        return None, {"base": flow_error(err), "_error": str(err)}
+        return DcsProbeResult(errors={"base": flow_error(err)}, error=str(err))
 
 
 def _connection_schema(defaults: Mapping[str, Any], *, reconfigure: bool = False) -> vol.Schema:
@@ -203,8 +216,8 @@ def _registers_schema(options: list[SelectOptionDict], defaults: list[str] | Non
     )
 
 
-def _placeholders(data: Mapping[str, Any], errors: dict[str, str]) -> dict[str, str]:
-    return {"url": str(data.get(CONF_URL, "")), "error": errors.pop("_error", "")}
+def _placeholders(data: Mapping[str, Any], error: str) -> dict[str, str]:
+    return {"url": str(data.get(CONF_URL, "")), "error": error}
 
 
 class DcsFlowMixin(ConfigFlow):
@@ -216,16 +229,16 @@ class DcsFlowMixin(ConfigFlow):
 
     async def async_step_dcs(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
         """Ask for the server's address and account, and test them."""
-        errors: dict[str, str] = {}
+        result = DcsProbeResult()
         data: dict[str, Any] = user_input or {}
         if user_input is not None:
             try:
                 data = {**user_input, CONF_URL: normalise_http_url(user_input[CONF_URL])}
             except ValueError as err:
-                errors = {CONF_URL: "invalid_url", "_error": str(err)}
+                result = DcsProbeResult(errors={CONF_URL: "invalid_url"}, error=str(err))
             else:
-                view, errors = await async_test(data)
-                if view is not None:
+                result = await async_test(self.hass, data)
+                if (view := result.view) is not None:
                     unique_id = data[CONF_URL].lower()
                     await self.async_set_unique_id(unique_id)
                     self._abort_if_unique_id_configured()
@@ -240,8 +253,8 @@ class DcsFlowMixin(ConfigFlow):
         return self.async_show_form(
             step_id="dcs",
             data_schema=self.add_suggested_values_to_schema(_connection_schema({}), data),
-            errors=errors,
-            description_placeholders=_placeholders(data, errors),
+            errors=result.errors,
+            description_placeholders=_placeholders(data, result.error),
         )
 
     async def async_step_dcs_select(
@@ -301,11 +314,10 @@ class DcsFlowMixin(ConfigFlow):
     ) -> ConfigFlowResult:
         """Ask for the username and password again."""
         entry = self._get_reauth_entry()
-        errors: dict[str, str] = {}
+        result = DcsProbeResult()
         if user_input is not None:
-            data = {**entry.data, **user_input}
-            view, errors = await async_test(data)
-            if view is not None:
+            result = await async_test(self.hass, {**entry.data, **user_input})
+            if result.view is not None:
                 return self.async_update_reload_and_abort(entry, data_updates=user_input)
         schema = vol.Schema(
             {
@@ -318,8 +330,9 @@ class DcsFlowMixin(ConfigFlow):
         return self.async_show_form(
             step_id="dcs_reauth_confirm",
             data_schema=schema,
-            errors=errors,
-            description_placeholders={"title": entry.title} | _placeholders(entry.data, errors),
+            errors=result.errors,
+            description_placeholders={"title": entry.title}
+            | _placeholders(entry.data, result.error),
         )
 
     async def async_step_dcs_reconfigure(
@@ -327,30 +340,29 @@ class DcsFlowMixin(ConfigFlow):
     ) -> ConfigFlowResult:
         """Change the server's address, account or TLS setting."""
         entry = self._get_reconfigure_entry()
-        errors: dict[str, str] = {}
+        result = DcsProbeResult()
         data: dict[str, Any] = dict(entry.data)
         if user_input is not None:
-            data = {**entry.data, **{k: v for k, v in user_input.items() if v != ""}}
+            # an empty password keeps the stored one; an empty username means public access
+            data = {**entry.data, **user_input}
+            if not user_input.get(CONF_PASSWORD):
+                data[CONF_PASSWORD] = entry.data.get(CONF_PASSWORD, "")
             try:
                 data[CONF_URL] = normalise_http_url(data[CONF_URL])
             except ValueError as err:
-                errors = {CONF_URL: "invalid_url", "_error": str(err)}
+                result = DcsProbeResult(errors={CONF_URL: "invalid_url"}, error=str(err))
             else:
-                view, errors = await async_test(data)
-                if view is not None:
-                    wanted = {int(m) for m in entry.options.get(CONF_METERS, [])}
-                    if not wanted <= {m.id for m in view.meters}:
-                        errors = {"base": "different_server"}
+                result = await async_test(self.hass, data)
+                if (view := result.view) is not None:
+                    if not _same_server(entry.options, view):
+                        result = DcsProbeResult(errors={"base": "different_server"})
                     else:
                         unique_id = data[CONF_URL].lower()
                         for other in self._async_current_entries(include_ignore=False):
                             if other.entry_id != entry.entry_id and other.unique_id == unique_id:
                                 return self.async_abort(reason="already_configured")
-                        data[CONF_API] = (
-                            view.api.value
-                            if user_input.get(CONF_API, DcsApi.AUTO) == DcsApi.AUTO
-                            else user_input[CONF_API]
-                        )
+                        if user_input.get(CONF_API, DcsApi.AUTO) == DcsApi.AUTO:
+                            data[CONF_API] = view.api.value
                         host = data[CONF_URL].split("://", 1)[1]
                         return self.async_update_reload_and_abort(
                             entry, unique_id=unique_id, title=f"DCS {host}", data=data
@@ -361,9 +373,18 @@ class DcsFlowMixin(ConfigFlow):
                 _connection_schema(entry.data, reconfigure=True),
                 {k: v for k, v in data.items() if k != CONF_PASSWORD},
             ),
-            errors=errors,
-            description_placeholders=_placeholders(data, errors),
+            errors=result.errors,
+            description_placeholders=_placeholders(data, result.error),
         )
+
+
+def _same_server(options: Mapping[str, Any], view: DcsServerView) -> bool:
+    """Return True if the server has every meter and virtual meter the entry reads."""
+    meters = {int(m) for m in options.get(CONF_METERS, [])}
+    vms = set(options.get(CONF_VIRTUAL_METERS, []))
+    return meters <= {m.id for m in view.meters} and vms <= {
+        v.target.wire for v in view.virtual_meters
+    }
 
 
 class DcsOptionsFlow(OptionsFlow):
@@ -377,12 +398,16 @@ class DcsOptionsFlow(OptionsFlow):
         """Polling and history settings."""
         if user_input is not None:
             self._settings = user_input
-            view, errors = await async_test(self.config_entry.data)
+            view = await self._server_view()
             if view is None:
-                return self.async_abort(
-                    reason=errors["base"],
-                    description_placeholders=_placeholders(self.config_entry.data, errors),
-                )
+                # The server cannot be asked now (that may be why capture is being turned on):
+                # keep the current selection and save the settings.
+                current = self.config_entry.options
+                self._selection = {
+                    CONF_METERS: current.get(CONF_METERS, []),
+                    CONF_VIRTUAL_METERS: current.get(CONF_VIRTUAL_METERS, []),
+                }
+                return self._create({CONF_REGISTERS: current.get(CONF_REGISTERS, [])})
             self._view = view
             return await self.async_step_select()
         options = self.config_entry.options
@@ -423,6 +448,17 @@ class DcsOptionsFlow(OptionsFlow):
             }
         )
         return self.async_show_form(step_id="init", data_schema=schema)
+
+    async def _server_view(self) -> DcsServerView | None:
+        """Return the server's meters: from the loaded entry, else by asking the server."""
+        runtime = getattr(self.config_entry, "runtime_data", None)
+        if isinstance(runtime, DcsRuntime) and runtime.meters and runtime.client.api_in_use:
+            return DcsServerView(
+                api=runtime.client.api_in_use,
+                meters=list(runtime.meters.values()),
+                virtual_meters=list(runtime.virtual_meters.values()),
+            )
+        return (await async_test(self.hass, self.config_entry.data)).view
 
     async def async_step_select(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
         """Choose the meters and virtual meters."""

@@ -56,7 +56,12 @@ if TYPE_CHECKING:
 
 
 def build_client(
-    hass: HomeAssistant, data: dict[str, Any], capture: FrameCapture | None = None
+    hass: HomeAssistant,
+    data: dict[str, Any],
+    capture: FrameCapture | None = None,
+    *,
+    session: aiohttp.ClientSession | None = None,
+    request_timeout: float = 30.0,
 ) -> DcsClient:
     """Return a client for an entry's (or a flow's) connection data.
 
@@ -70,9 +75,9 @@ def build_client(
         password=data.get(CONF_PASSWORD) or None,
         api=DcsApi(data.get(CONF_API, DcsApi.AUTO)),
         verify_ssl=verify,
-        session=async_create_clientsession(
-            hass, verify_ssl=verify, cookie_jar=aiohttp.DummyCookieJar()
-        ),
+        session=session
+        or async_create_clientsession(hass, verify_ssl=verify, cookie_jar=aiohttp.DummyCookieJar()),
+        request_timeout=request_timeout,
         on_frame=capture.callback if capture else None,
     )
 
@@ -183,7 +188,7 @@ class DcsRuntime(MeterLinkRuntime):
         self.entry = entry
         self.capture = FrameCapture.for_secrets(
             enabled=bool(entry.options.get(CONF_CAPTURE_FRAMES, False)),
-            secrets=[entry.data.get(CONF_PASSWORD)],
+            secrets=[entry.data.get(CONF_PASSWORD), entry.data.get(CONF_USERNAME)],
         )
         self.client = build_client(hass, dict(entry.data), self.capture)
         self.server_id: str = entry.data.get(CONF_SERVER_ID) or entry.unique_id or entry.entry_id

@@ -111,30 +111,27 @@ async def async_get_readings(call: ServiceCall) -> ServiceResponse:
             translation_placeholders={"id": data[ATTR_ID]},
         ) from err
     info = runtime.targets.get(target.wire)
+    if info is not None:
+        name, unit, instantaneous = info.name, info.unit, info.is_instantaneous
+    else:  # not one of the entry's sensors: ask the server what it is
+        name, unit, instantaneous = await call_translated(_describe(runtime, target))
     limit: int = data[ATTR_LIMIT]
     rows: list[JsonValueType] = []
     truncated = False
-    try:
-        batches = runtime.client.reading_batches(
-            target,
-            start=_utc(data.get(ATTR_START)),
-            end=_utc(data.get(ATTR_END)),
-            period_count=data.get(ATTR_PERIOD_COUNT),
-            period=DcsPeriod(data[ATTR_PERIOD_TYPE]),
-            fmt=DcsFormat(data[ATTR_FORMAT]) if ATTR_FORMAT in data else None,
-            calibrated=data[ATTR_CALIBRATED],
-            interpolated=data[ATTR_INTERPOLATED],
-            decimal_places=data[ATTR_DECIMAL_PLACES],
-            use_local_time=data[ATTR_USE_LOCAL_TIME],
-            source=DcsSource(data[ATTR_SOURCE]),
-            instantaneous=info.is_instantaneous if info else None,
-        )
-    except ValueError as err:
-        raise ServiceValidationError(
-            translation_domain=DOMAIN,
-            translation_key="dcs_invalid_span",
-            translation_placeholders={"error": str(err)},
-        ) from err
+    batches = runtime.client.reading_batches(
+        target,
+        start=_utc(data.get(ATTR_START)),
+        end=_utc(data.get(ATTR_END)),
+        period_count=data.get(ATTR_PERIOD_COUNT),
+        period=DcsPeriod(data[ATTR_PERIOD_TYPE]),
+        fmt=DcsFormat(data[ATTR_FORMAT]) if ATTR_FORMAT in data else None,
+        calibrated=data[ATTR_CALIBRATED],
+        interpolated=data[ATTR_INTERPOLATED],
+        decimal_places=data[ATTR_DECIMAL_PLACES],
+        use_local_time=data[ATTR_USE_LOCAL_TIME],
+        source=DcsSource(data[ATTR_SOURCE]),
+        instantaneous=instantaneous,
+    )
 
     async def collect() -> None:
         nonlocal truncated
@@ -156,7 +153,7 @@ async def async_get_readings(call: ServiceCall) -> ServiceResponse:
                             ],
                         }
                     )
-        except ValueError as err:
+        except ValueError as err:  # the span breaks the API's rules (raised on first use)
             raise ServiceValidationError(
                 translation_domain=DOMAIN,
                 translation_key="dcs_invalid_span",
@@ -166,15 +163,23 @@ async def async_get_readings(call: ServiceCall) -> ServiceResponse:
             await batches.aclose()
 
     await call_translated(collect())
-    header = runtime.client.last_header
     return {
         "id": target.wire,
-        "name": info.name if info else (header.name if header else ""),
-        "unit": info.unit if info else (header.unit if header else ""),
+        "name": name,
+        "unit": unit,
         "count": len(rows),
         "truncated": truncated,
         "readings": rows,
     }
+
+
+async def _describe(runtime: DcsRuntime, target: DcsTarget) -> tuple[str, str, bool]:
+    """Return the name, unit and kind of a register or virtual meter from the server."""
+    if target.kind == "register":
+        meter, register = await runtime.client.register(target.id)
+        return f"{meter.name}: {register.name}", register.unit, register.is_instantaneous
+    vm = await runtime.client.virtual_meter(target.id)
+    return vm.name, vm.unit, vm.is_instantaneous
 
 
 ACTIONS: Final = (
