@@ -10,12 +10,13 @@ from homeassistant.core import callback
 from .const import CONF_SYSTEM, DOMAIN
 from .systems import SYSTEMS
 from .systems.dcs import DcsFlowMixin
+from .systems.dlms import DlmsFlowMixin
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
 
-class MeterLinkConfigFlow(DcsFlowMixin, ConfigFlow, domain=DOMAIN):
+class MeterLinkConfigFlow(DcsFlowMixin, DlmsFlowMixin, ConfigFlow, domain=DOMAIN):
     """Add a MeterLink device: pick its type, then that type's steps take over."""
 
     VERSION = 1

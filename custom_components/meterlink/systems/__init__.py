@@ -9,8 +9,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Final
 
 from .dcs import DCS_SYSTEM
+from .dlms import DLMS_SYSTEM
 
 if TYPE_CHECKING:
     from .base import MeterLinkSystem
 
-SYSTEMS: Final[dict[str, MeterLinkSystem]] = {system.key: system for system in (DCS_SYSTEM,)}
+SYSTEMS: Final[dict[str, MeterLinkSystem]] = {
+    system.key: system for system in (DCS_SYSTEM, DLMS_SYSTEM)
+}
