@@ -12,6 +12,13 @@ from homeassistant.data_entry_flow import FlowResultType
 import pytest
 
 from custom_components.meterlink.const import DOMAIN
+from custom_components.meterlink.protocols.dlms.errors import (
+    DlmsAccessDeniedError,
+    DlmsAuthenticationError,
+    DlmsDataError,
+    DlmsResponseError,
+)
+from custom_components.meterlink.systems.dlms.flow import _fallback_id, flow_error
 from simulators.dlms.server import DlmsSimulator, SimTransport
 
 from .dlms_helpers import (
@@ -300,3 +307,158 @@ async def test_listen_flow_errors(hass: HomeAssistant) -> None:
             )
         assert result["type"] is FlowResultType.ABORT
         assert result["reason"] == "already_configured"
+
+
+async def test_reauth_with_keys(hass: HomeAssistant) -> None:
+    async with meter_sim(hls=True) as sim:
+        entry = add_entry(hass, polled_data(sim), polled_options())
+        result = await entry.start_reauth_flow(hass)
+        assert result["step_id"] == "dlms_reauth_confirm"
+        assert set(result["data_schema"].schema) == {"block_cipher_key", "authentication_key"}
+        result = await hass.config_entries.flow.async_configure(
+            result["flow_id"], {"block_cipher_key": "22" * 16, "authentication_key": AK.hex()}
+        )
+        assert result["errors"] == {"block_cipher_key": "dlms_invalid_block_cipher_key"}
+        result = await hass.config_entries.flow.async_configure(
+            result["flow_id"], {"block_cipher_key": EK.hex(), "authentication_key": AK.hex()}
+        )
+        assert result["reason"] == "reauth_successful"
+        await hass.async_block_till_done()
+        assert await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_reauth_listen_keys(hass: HomeAssistant) -> None:
+    async with push_sim(ciphered=True) as sim:
+        entry = add_entry(
+            hass,
+            listen_data(sim, block_cipher_key="33" * 16),
+            {"registers": ["1.0.1.7.0.255"], "capture_frames": False},
+        )
+        result = await entry.start_reauth_flow(hass)
+        async with pushing(sim):
+            result = await hass.config_entries.flow.async_configure(
+                result["flow_id"], {"block_cipher_key": "zz"}
+            )
+            assert result["errors"] == {"block_cipher_key": "dlms_bad_key"}
+            result = await hass.config_entries.flow.async_configure(
+                result["flow_id"], {"block_cipher_key": EK.hex(), "authentication_key": AK.hex()}
+            )
+            assert result["reason"] == "reauth_successful"
+            await hass.async_block_till_done()
+            assert entry.data["block_cipher_key"] == EK.hex()
+            assert await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_reconfigure_polled(hass: HomeAssistant) -> None:
+    async with meter_sim() as sim, meter_sim() as moved, meter_sim(serial="OTHER1") as other:
+        entry = add_entry(hass, polled_data(sim), polled_options())
+        result = await entry.start_reconfigure_flow(hass)
+        assert result["step_id"] == "dlms_reconfigure"
+        form = {"host": "127.0.0.1", "client_address": 16, "server_logical": 1}
+        result = await hass.config_entries.flow.async_configure(
+            result["flow_id"], form | {"port": free_port()}
+        )
+        assert result["errors"] == {"base": "cannot_connect"}
+        result = await hass.config_entries.flow.async_configure(
+            result["flow_id"], form | {"port": other.port}
+        )
+        assert result["errors"] == {"base": "dlms_different_meter"}
+        assert result["description_placeholders"]["error"] == "OTHER1"
+        result = await hass.config_entries.flow.async_configure(
+            result["flow_id"], form | {"port": moved.port}
+        )
+        assert result["reason"] == "reconfigure_successful"
+        await hass.async_block_till_done()
+        assert entry.data["port"] == moved.port
+        assert await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_reconfigure_listen(hass: HomeAssistant) -> None:
+    async with push_sim() as sim:
+        entry = add_entry(
+            hass,
+            listen_data(sim, source="/dev/null-port"),
+            {"registers": [], "capture_frames": False},
+        )
+        result = await entry.start_reconfigure_flow(hass)
+        result = await hass.config_entries.flow.async_configure(
+            result["flow_id"], {"source": "ftp://nope", "framing": "hdlc"}
+        )
+        assert result["errors"] == {"source": "dlms_invalid_port"}
+        async with pushing(sim):
+            result = await hass.config_entries.flow.async_configure(
+                result["flow_id"], {"source": f"127.0.0.1:{sim.port}", "framing": "hdlc"}
+            )
+            assert result["reason"] == "reconfigure_successful"
+            await hass.async_block_till_done()
+            assert entry.data["source"] == f"socket://127.0.0.1:{sim.port}"
+            assert await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_options_flow_polled(hass: HomeAssistant) -> None:
+    async with meter_sim() as sim:
+        entry = add_entry(hass, polled_data(sim), polled_options())
+        result = await hass.config_entries.options.async_init(entry.entry_id)
+        assert result["step_id"] == "dlms_settings"
+        result = await hass.config_entries.options.async_configure(
+            result["flow_id"], {"scan_interval": 30, "capture_frames": True}
+        )
+        assert result["step_id"] == "dlms_registers"
+        result = await hass.config_entries.options.async_configure(
+            result["flow_id"], {"registers": []}
+        )
+        assert result["errors"] == {"base": "dlms_nothing_selected"}
+        result = await hass.config_entries.options.async_configure(
+            result["flow_id"], {"registers": ["1.0.2.8.0.255"]}
+        )
+        assert result["type"] is FlowResultType.CREATE_ENTRY
+        assert entry.options["registers"] == ["1.0.2.8.0.255"]
+        assert entry.options["scan_interval"] == 30
+        assert entry.options["capture_frames"] is True
+        assert entry.options["disconnect_control"] is True
+        await hass.async_block_till_done()
+        if entry.state.recoverable:
+            await hass.config_entries.async_unload(entry.entry_id)
+
+        result = await hass.config_entries.options.async_init(entry.entry_id)
+        await sim.close()
+        result = await hass.config_entries.options.async_configure(
+            result["flow_id"], {"scan_interval": 30, "capture_frames": True}
+        )
+        assert result["type"] is FlowResultType.ABORT
+        assert result["reason"] == "cannot_connect"
+
+
+async def test_options_flow_listen(hass: HomeAssistant) -> None:
+    async with push_sim() as sim:
+        data = listen_data(sim)
+        entry = add_entry(hass, data, {"registers": data["registers"], "capture_frames": False})
+        result = await hass.config_entries.options.async_init(entry.entry_id)
+        assert result["step_id"] == "dlms_settings"
+        result = await hass.config_entries.options.async_configure(
+            result["flow_id"], {"registers": ["1.0.1.8.0.255"], "capture_frames": True}
+        )
+        assert result["type"] is FlowResultType.CREATE_ENTRY
+        assert entry.options == {"registers": ["1.0.1.8.0.255"], "capture_frames": True}
+
+
+@pytest.mark.parametrize(
+    ("error", "expected"),
+    [
+        (DlmsAccessDeniedError("denied", status=3), {"base": "dlms_access_denied"}),
+        (DlmsDataError("bad apdu"), {"base": "dlms_malformed_response"}),
+        (DlmsResponseError("failed", status=250), {"base": "dlms_device_error"}),
+        (DlmsAuthenticationError("?", secret="password"), {"password": "dlms_invalid_password"}),
+    ],
+)
+def test_every_library_error_has_a_form_error(error: Exception, expected: dict[str, str]) -> None:
+    assert flow_error(error) == expected
+
+
+def test_meter_without_serial_is_identified_by_its_address() -> None:
+    assert _fallback_id({"host": "10.0.0.5", "port": 4059, "server_logical": 1}) == (
+        "10.0.0.5:4059/1"
+    )
+    assert _fallback_id({"serial_port": "/dev/ttyUSB0", "server_logical": 17}) == (
+        "/dev/ttyusb0/17"
+    )

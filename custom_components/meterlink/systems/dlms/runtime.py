@@ -259,7 +259,7 @@ class DlmsRuntime(MeterLinkRuntime):
         self.manufacturer: str | None = None
         self.coordinator = DlmsCoordinator(hass, entry, self)
         self.coordinators = [self.coordinator]
-        self._loop_task: asyncio.Task[None] | None = None
+        self.listen_task: asyncio.Task[None] | None = None
 
     # --- invocation counter ---------------------------------------------------------------
 
@@ -353,7 +353,7 @@ class DlmsRuntime(MeterLinkRuntime):
 
     def start_listening(self) -> None:
         """Start the background task that reads pushes."""
-        self._loop_task = self.entry.async_create_background_task(
+        self.listen_task = self.entry.async_create_background_task(
             self.hass, self._async_listen(), f"{DOMAIN} DLMS push listener {self.entry.title}"
         )
 
@@ -396,9 +396,9 @@ class DlmsRuntime(MeterLinkRuntime):
 
     async def async_shutdown(self) -> None:
         """Stop listening or release the association; keep the invocation counter."""
-        if self._loop_task is not None and not self._loop_task.done():
-            self._loop_task.cancel()
-            await asyncio.gather(self._loop_task, return_exceptions=True)
+        if self.listen_task is not None and not self.listen_task.done():
+            self.listen_task.cancel()
+            await asyncio.gather(self.listen_task, return_exceptions=True)
         if self.listener is not None:
             await self.listener.close()
         if self.client is not None:
