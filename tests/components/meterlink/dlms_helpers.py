@@ -146,6 +146,7 @@ def polled_options(**overrides: Any) -> dict[str, Any]:
         CONF_CLASSES: dict.fromkeys(REGISTERS, 3),
         CONF_DISCONNECT: True,
         CONF_SCAN_INTERVAL: 60,
+        "import_statistics": False,
         CONF_CAPTURE_FRAMES: False,
     }
     options.update(overrides)

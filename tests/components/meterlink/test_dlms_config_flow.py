@@ -401,7 +401,8 @@ async def test_options_flow_polled(hass: HomeAssistant) -> None:
         result = await hass.config_entries.options.async_init(entry.entry_id)
         assert result["step_id"] == "dlms_settings"
         result = await hass.config_entries.options.async_configure(
-            result["flow_id"], {"scan_interval": 30, "capture_frames": True}
+            result["flow_id"],
+            {"scan_interval": 30, "import_statistics": False, "capture_frames": True},
         )
         assert result["step_id"] == "dlms_registers"
         result = await hass.config_entries.options.async_configure(
@@ -415,6 +416,7 @@ async def test_options_flow_polled(hass: HomeAssistant) -> None:
         assert entry.options["registers"] == ["1.0.2.8.0.255"]
         assert entry.options["scan_interval"] == 30
         assert entry.options["capture_frames"] is True
+        assert entry.options["import_statistics"] is False
         assert entry.options["disconnect_control"] is True
         await hass.async_block_till_done()
         if entry.state.recoverable:
@@ -423,7 +425,8 @@ async def test_options_flow_polled(hass: HomeAssistant) -> None:
         result = await hass.config_entries.options.async_init(entry.entry_id)
         await sim.close()
         result = await hass.config_entries.options.async_configure(
-            result["flow_id"], {"scan_interval": 30, "capture_frames": True}
+            result["flow_id"],
+            {"scan_interval": 30, "import_statistics": True, "capture_frames": True},
         )
         assert result["type"] is FlowResultType.ABORT
         assert result["reason"] == "cannot_connect"

@@ -34,6 +34,7 @@ CONF_INVOCATION_COUNTER: Final = "invocation_counter"  # counter after the flow'
 CONF_REGISTERS: Final = "registers"
 CONF_CLASSES: Final = "classes"  # {obis: class_id} of the chosen registers
 CONF_DISCONNECT: Final = "disconnect_control"  # the meter has 0.0.96.3.10.255
+CONF_IMPORT_STATISTICS: Final = "import_statistics"  # load profile into statistics
 
 DEFAULT_SCAN_INTERVAL: Final = timedelta(seconds=60)
 DEFAULT_SYSTEM_TITLE: Final = "4d544c3030303031"  # "MTL00001"

@@ -48,6 +48,7 @@ from .const import (
     CONF_DISCONNECT,
     CONF_FRAMING,
     CONF_HOST,
+    CONF_IMPORT_STATISTICS,
     CONF_INVOCATION_COUNTER,
     CONF_METER_ID,
     CONF_MODE,
@@ -439,6 +440,7 @@ class DlmsFlowMixin(ConfigFlow):
                     options={
                         **selection_options(objects, user_input[CONF_REGISTERS]),
                         CONF_SCAN_INTERVAL: int(DEFAULT_SCAN_INTERVAL.total_seconds()),
+                        CONF_IMPORT_STATISTICS: True,
                         CONF_CAPTURE_FRAMES: False,
                     },
                 )
@@ -655,6 +657,11 @@ class DlmsOptionsFlow(OptionsFlow):
                     min=5, max=3600, step=1, unit_of_measurement="s", mode=NumberSelectorMode.BOX
                 )
             )
+            fields[
+                vol.Required(
+                    CONF_IMPORT_STATISTICS, default=options.get(CONF_IMPORT_STATISTICS, True)
+                )
+            ] = BooleanSelector()
         fields[
             vol.Required(CONF_CAPTURE_FRAMES, default=options.get(CONF_CAPTURE_FRAMES, False))
         ] = BooleanSelector()
@@ -674,6 +681,7 @@ class DlmsOptionsFlow(OptionsFlow):
                     data={
                         **selection_options(self._objects, user_input[CONF_REGISTERS]),
                         CONF_SCAN_INTERVAL: int(self._settings[CONF_SCAN_INTERVAL]),
+                        CONF_IMPORT_STATISTICS: bool(self._settings[CONF_IMPORT_STATISTICS]),
                         CONF_CAPTURE_FRAMES: bool(self._settings[CONF_CAPTURE_FRAMES]),
                     }
                 )

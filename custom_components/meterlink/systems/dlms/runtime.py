@@ -22,7 +22,7 @@ from ...protocols.dlms.client import (
     DlmsClient,
     DlmsTransport,
 )
-from ...protocols.dlms.errors import DlmsError
+from ...protocols.dlms.errors import DlmsError, DlmsObjectUndefinedError
 from ...protocols.dlms.listener import DlmsPushListener
 from ...protocols.dlms.models import DlmsReading
 from ...protocols.dlms.push import PushFraming
@@ -38,6 +38,7 @@ from .const import (
     CONF_DISCONNECT,
     CONF_FRAMING,
     CONF_HOST,
+    CONF_IMPORT_STATISTICS,
     CONF_INVOCATION_COUNTER,
     CONF_METER_ID,
     CONF_MODE,
@@ -72,6 +73,7 @@ if TYPE_CHECKING:
     from homeassistant.helpers.update_coordinator import UpdateFailed
 
     from ...protocols.dlms.models import DlmsPushNotification
+    from .statistics import DlmsStatisticsImporter
 
 # A polled meter's reply must come within this (seconds); the flow uses its own.
 REQUEST_TIMEOUT: Final = 5.0
@@ -260,6 +262,9 @@ class DlmsRuntime(MeterLinkRuntime):
         self.coordinator = DlmsCoordinator(hass, entry, self)
         self.coordinators = [self.coordinator]
         self.listen_task: asyncio.Task[None] | None = None
+        self.importer: DlmsStatisticsImporter | None = None
+        self._import_task: asyncio.Task[None] | None = None
+        self._last_import: datetime | None = None
 
     # --- invocation counter ---------------------------------------------------------------
 
@@ -321,6 +326,7 @@ class DlmsRuntime(MeterLinkRuntime):
             else:
                 readings[ref.obis] = result
         await self.async_save_counter()
+        self.schedule_import()
         return DlmsData(readings=readings, errors=errors, relay=relay)
 
     async def async_read_relay(self) -> bool:
@@ -328,6 +334,37 @@ class DlmsRuntime(MeterLinkRuntime):
         assert self.client is not None  # noqa: S101 - polled meters have a client
         reading = await self.client.read(OBIS_DISCONNECT, class_id=70, attribute=2)
         return bool(reading.value)
+
+    # --- statistics -----------------------------------------------------------------------
+
+    def schedule_import(self) -> None:
+        """Start a load-profile import in the background unless one runs or ran recently."""
+        if self.importer is None or not self.entry.options.get(CONF_IMPORT_STATISTICS, True):
+            return
+        if self._import_task is not None and not self._import_task.done():
+            return
+        now = dt_util.utcnow()
+        if self._last_import is not None and now - self._last_import < self.importer.every:
+            return
+        self._last_import = now
+        self._import_task = self.entry.async_create_background_task(
+            self.hass, self._async_import(), f"{DOMAIN} DLMS profile import {self.entry.title}"
+        )
+
+    async def _async_import(self) -> None:
+        assert self.importer is not None  # noqa: S101
+        try:
+            await self.importer.async_run()
+        except DlmsObjectUndefinedError as err:
+            LOGGER.info("DLMS %s has no load profile to import: %s", self.entry.title, err)
+            self.importer = None
+        except DlmsError as err:
+            LOGGER.warning("DLMS %s: load profile import stopped: %s", self.entry.title, err)
+
+    async def async_wait_import(self) -> None:
+        """Wait for a running import to finish (shutdown and tests)."""
+        if self._import_task is not None:
+            await asyncio.gather(self._import_task, return_exceptions=True)
 
     # --- push meters ----------------------------------------------------------------------
 
@@ -396,9 +433,10 @@ class DlmsRuntime(MeterLinkRuntime):
 
     async def async_shutdown(self) -> None:
         """Stop listening or release the association; keep the invocation counter."""
-        if self.listen_task is not None and not self.listen_task.done():
-            self.listen_task.cancel()
-            await asyncio.gather(self.listen_task, return_exceptions=True)
+        for task in (self.listen_task, self._import_task):
+            if task is not None and not task.done():
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
         if self.listener is not None:
             await self.listener.close()
         if self.client is not None:
@@ -429,6 +467,7 @@ class DlmsRuntime(MeterLinkRuntime):
             if data
             else {},
             "errors": data.errors if data else {},
+            "importer": self.importer.diagnostics() if self.importer else None,
         }
 
 
@@ -444,5 +483,10 @@ async def async_setup_dlms_entry(hass: HomeAssistant, entry: MeterLinkConfigEntr
         raise
     if runtime.listen:
         runtime.start_listening()
+    else:
+        from .statistics import DlmsStatisticsImporter  # noqa: PLC0415 - recorder loads lazily
+
+        runtime.importer = DlmsStatisticsImporter(hass, runtime)
+        runtime.schedule_import()
     LOGGER.debug("DLMS %s set up (%s registers)", entry.title, len(runtime.registers))
     return runtime
