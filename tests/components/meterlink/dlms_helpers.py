@@ -14,6 +14,7 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.meterlink.const import CONF_CAPTURE_FRAMES, CONF_SYSTEM, DOMAIN
 from custom_components.meterlink.protocols.dlms.models import DlmsSecurity
+from custom_components.meterlink.protocols.dlms.push import PushFraming
 from custom_components.meterlink.systems.dlms.const import (
     CONF_AUTHENTICATION,
     CONF_AUTHENTICATION_KEY,
@@ -81,8 +82,13 @@ async def meter_sim(
 
 
 @contextlib.asynccontextmanager
-async def push_sim(*, ciphered: bool = False) -> AsyncIterator[PushSimulator]:
-    """A push (HAN) simulator sending the Aidon list over TCP, optionally ciphered."""
+async def push_sim(
+    *,
+    ciphered: bool = False,
+    han_list: HanList = HanList.AIDON,
+    framing: PushFraming = PushFraming.HDLC,
+) -> AsyncIterator[PushSimulator]:
+    """A push (HAN) simulator sending a list (Aidon by default) over TCP, optionally ciphered."""
     security = (
         PushSecurity(
             security=DlmsSecurity.AUTHENTICATED_ENCRYPTION,
@@ -92,7 +98,9 @@ async def push_sim(*, ciphered: bool = False) -> AsyncIterator[PushSimulator]:
         if ciphered
         else PushSecurity()
     )
-    sim = PushSimulator(meter=fixed_clock(NOW), han_list=HanList.AIDON, security=security)
+    sim = PushSimulator(
+        meter=fixed_clock(NOW), han_list=han_list, framing=framing, security=security
+    )
     await sim.start()
     try:
         yield sim

@@ -7,9 +7,10 @@ from typing import Any
 from unittest.mock import patch
 
 from homeassistant.components.switch import DOMAIN as SWITCH_DOMAIN
-from homeassistant.config_entries import SOURCE_REAUTH, ConfigEntryState
+from homeassistant.config_entries import SOURCE_REAUTH, SOURCE_USER, ConfigEntryState
 from homeassistant.const import ATTR_ENTITY_ID, STATE_OFF, STATE_ON, STATE_UNAVAILABLE
 from homeassistant.core import HomeAssistant
+from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.helpers import device_registry as dr, entity_registry as er
 import pytest
 from pytest_homeassistant_custom_component.components.diagnostics import (
@@ -18,7 +19,9 @@ from pytest_homeassistant_custom_component.components.diagnostics import (
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
 from custom_components.meterlink.const import DOMAIN
+from custom_components.meterlink.protocols.dlms.push import PushFraming
 from custom_components.meterlink.systems.dlms.runtime import DlmsRuntime
+from simulators.dlms.han import HanList
 
 from .conftest import setup_entry
 from .dlms_helpers import (
@@ -290,3 +293,56 @@ async def test_diagnostics_redact_secrets(
         assert diagnostics["device"]["readings"]["1.0.1.8.0.255"]["unit"] == "Wh"
         assert diagnostics["frames"]["frames"]
         assert await hass.config_entries.async_unload(entry.entry_id)
+
+
+@pytest.mark.parametrize(
+    ("han_list", "framing", "ab"),
+    [(HanList.KAMSTRUP, PushFraming.MBUS, "1.1"), (HanList.KAIFA, PushFraming.HDLC, "1.0")],
+)
+async def test_listen_flow_and_setup_for_other_lists(
+    hass: HomeAssistant,
+    entity_registry: er.EntityRegistry,
+    han_list: HanList,
+    framing: PushFraming,
+    ab: str,
+) -> None:
+    """Lists without scaler/unit objects still get units and classes from the OBIS codes."""
+    async with push_sim(han_list=han_list, framing=framing) as sim:
+        result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_USER})
+        result = await hass.config_entries.flow.async_configure(
+            result["flow_id"], {"next_step_id": "dlms"}
+        )
+        result = await hass.config_entries.flow.async_configure(
+            result["flow_id"], {"next_step_id": "dlms_listen"}
+        )
+        async with pushing(sim):
+            result = await hass.config_entries.flow.async_configure(
+                result["flow_id"], {"source": f"127.0.0.1:{sim.port}", "framing": framing.value}
+            )
+            assert result["type"] is FlowResultType.CREATE_ENTRY
+            entry = result["result"]
+            await hass.async_block_till_done()
+            assert entry.state is ConfigEntryState.LOADED
+            meter_id = entry.unique_id
+            energy = state(hass, entity(entity_registry, "sensor", f"{meter_id}_{ab}.1.8.0.255"))
+            assert energy.attributes["device_class"] == "energy"
+            assert energy.attributes["state_class"] == "total_increasing"
+            assert float(energy.state) == pytest.approx(
+                sim.meter.physical_value("1.0.1.8.0.255") / 1000, rel=1e-3
+            )
+            voltage = state(hass, entity(entity_registry, "sensor", f"{meter_id}_{ab}.32.7.0.255"))
+            assert voltage.attributes["unit_of_measurement"] == "V"
+            assert float(voltage.state) == pytest.approx(
+                sim.meter.physical_value("1.0.32.7.0.255"), abs=1
+            )
+            assert await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_wrong_key_at_setup_names_the_key(hass: HomeAssistant) -> None:
+    async with meter_sim(hls=True) as sim:
+        entry = add_entry(hass, polled_data(sim, block_cipher_key="44" * 16), polled_options())
+        await setup_entry(hass, entry)
+        assert entry.state is ConfigEntryState.SETUP_ERROR
+        assert "block_cipher_key" in (entry.reason or "")
+        flows = hass.config_entries.flow.async_progress_by_handler(DOMAIN)
+        assert [f["context"]["source"] for f in flows] == [SOURCE_REAUTH]
