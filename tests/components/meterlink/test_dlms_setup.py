@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from typing import Any
 from unittest.mock import patch
 
@@ -22,12 +23,15 @@ from custom_components.meterlink.const import DOMAIN
 from custom_components.meterlink.protocols.dlms.push import PushFraming
 from custom_components.meterlink.systems.dlms.runtime import DlmsRuntime
 from simulators.dlms.han import HanList
+from simulators.dlms.meter import SimulatedMeter
+from simulators.dlms.server import DlmsSimulator, SimTransport
 
 from .conftest import setup_entry
 from .dlms_helpers import (
     AK,
     EK,
     HAN_METER_ID,
+    NOW,
     PASSWORD,
     SERIAL,
     add_entry,
@@ -346,3 +350,54 @@ async def test_wrong_key_at_setup_names_the_key(hass: HomeAssistant) -> None:
         assert "block_cipher_key" in (entry.reason or "")
         flows = hass.config_entries.flow.async_progress_by_handler(DOMAIN)
         assert [f["context"]["source"] for f in flows] == [SOURCE_REAUTH]
+
+
+@pytest.mark.parametrize("transport", ["hdlc_serial", "optical"])
+async def test_serial_and_optical_meter_on_a_pty(
+    hass: HomeAssistant, entity_registry: er.EntityRegistry, transport: str
+) -> None:
+    """The whole flow and a poll over a serial port (a pty), with the mode E handshake."""
+    simulator = DlmsSimulator(meter=SimulatedMeter(now=lambda: NOW), transport=SimTransport.HDLC)
+    master, slave = os.openpty()
+    serving = asyncio.create_task(simulator.serve_serial(master, mode_e=transport == "optical"))
+    try:
+        result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_USER})
+        for step in ("dlms", "dlms_polled"):
+            result = await hass.config_entries.flow.async_configure(
+                result["flow_id"], {"next_step_id": step}
+            )
+        result = await hass.config_entries.flow.async_configure(
+            result["flow_id"], {"vendor": "generic", "transport": transport}
+        )
+        result = await hass.config_entries.flow.async_configure(
+            result["flow_id"],
+            {
+                "serial_port": os.ttyname(slave),
+                "baudrate": 9600,
+                "client_address": 16,
+                "server_logical": 1,
+                "authentication": "none",
+            },
+        )
+        assert result["step_id"] == "dlms_registers"
+        # the simulator answers the mode E sign-on once per session: start a new session, as
+        # a meter's optical port falls back to mode E after the flow's disconnect
+        serving.cancel()
+        await asyncio.gather(serving, return_exceptions=True)
+        serving = asyncio.create_task(simulator.serve_serial(master, mode_e=transport == "optical"))
+        result = await hass.config_entries.flow.async_configure(
+            result["flow_id"], {"registers": ["1.0.1.8.0.255"]}
+        )
+        entry = result["result"]
+        await hass.async_block_till_done()
+        assert entry.state is ConfigEntryState.LOADED
+        energy = state(hass, entity(entity_registry, "sensor", f"{SERIAL}_1.0.1.8.0.255"))
+        assert float(energy.state) == pytest.approx(
+            simulator.meter.physical_value("1.0.1.8.0.255") / 1000
+        )
+        assert await hass.config_entries.async_unload(entry.entry_id)
+    finally:
+        serving.cancel()
+        await asyncio.gather(serving, return_exceptions=True)
+        os.close(slave)
+        os.close(master)
