@@ -64,12 +64,21 @@ class DlmsRegisterSensor(MeterLinkEntity[DlmsCoordinator], RestoreSensor):
         self._update_from_data()
 
     async def async_added_to_hass(self) -> None:
-        """Restore the last total so the counter guard survives restarts."""
+        """Restore the last total so the counter guard survives restarts.
+
+        The first poll ran before the entity was added: a restored total above it means that
+        read stepped backwards, and the guard treats it as such.
+        """
         await super().async_added_to_hass()
-        if self._guard is not None and self._guard.last is None:
-            last = await self.async_get_last_sensor_data()
-            if last is not None and isinstance(last.native_value, int | float):
-                self._guard.last = float(last.native_value)
+        if self._guard is None:
+            return
+        last = await self.async_get_last_sensor_data()
+        if last is None or not isinstance(last.native_value, int | float):
+            return
+        restored = float(last.native_value)
+        if self._guard.last is None or restored > self._guard.last:
+            self._guard.last = restored
+            self._update_from_data()
 
     @property
     def available(self) -> bool:
