@@ -432,6 +432,19 @@ async def test_options_flow_polled(hass: HomeAssistant) -> None:
         assert result["reason"] == "cannot_connect"
 
 
+async def test_options_flow_with_a_changed_password_aborts(hass: HomeAssistant) -> None:
+    async with meter_sim(password=PASSWORD) as sim:
+        entry = add_entry(hass, polled_data(sim, password="changed"), polled_options())
+        result = await hass.config_entries.options.async_init(entry.entry_id)
+        result = await hass.config_entries.options.async_configure(
+            result["flow_id"],
+            {"scan_interval": 30, "import_statistics": True, "capture_frames": False},
+        )
+        assert result["type"] is FlowResultType.ABORT
+        assert result["reason"] == "dlms_invalid_password"
+        assert "password" in result["description_placeholders"]["error"]
+
+
 async def test_options_flow_listen(hass: HomeAssistant) -> None:
     async with push_sim() as sim:
         data = listen_data(sim)

@@ -14,52 +14,46 @@ from custom_components.meterlink.systems.dlms.units import describe, is_default_
 from .conftest import setup_entry
 from .dlms_helpers import SERIAL, add_entry, meter_sim, polled_data, polled_options
 
+# (OBIS, COSEM unit) -> (unit, device class, state class, translation key); one test, as
+# every test in this folder pays for a recorder
+CASES = [
+    (
+        "1.0.1.8.0.255",
+        "Wh",
+        "Wh",
+        SensorDeviceClass.ENERGY,
+        "total_increasing",
+        "energy_import",
+    ),
+    (
+        "1.0.2.8.1.255",
+        None,
+        "Wh",
+        SensorDeviceClass.ENERGY,
+        "total_increasing",
+        "energy_export_tariff_1",
+    ),
+    ("1.0.23.7.0.255", None, "var", SensorDeviceClass.REACTIVE_POWER, "measurement", None),
+    ("1.0.4.8.0.255", None, "varh", None, "total_increasing", "reactive_energy_export"),
+    ("1.0.71.7.0.255", None, "A", SensorDeviceClass.CURRENT, "measurement", "current_l3"),
+    ("1.0.52.7.0.255", None, "V", SensorDeviceClass.VOLTAGE, "measurement", "voltage_l2"),
+    ("1.0.14.7.0.255", None, "Hz", SensorDeviceClass.FREQUENCY, "measurement", "frequency"),
+    ("1.0.33.7.0.255", None, None, SensorDeviceClass.POWER_FACTOR, "measurement", None),
+    ("1.0.1.6.0.255", "W", "W", SensorDeviceClass.POWER, "measurement", "max_demand_import"),
+    ("1.0.0.9.1.255", None, None, None, None, None),
+    ("7.0.3.8.0.255", "m³", "m³", None, None, None),
+    ("not.an.obis", "W", None, None, None, None),
+    ("1.0.1.8", "Wh", None, None, None, None),
+]
 
-@pytest.mark.parametrize(
-    ("obis", "unit", "ha_unit", "device_class", "state_class", "key"),
-    [
-        (
-            "1.0.1.8.0.255",
-            "Wh",
-            "Wh",
-            SensorDeviceClass.ENERGY,
-            "total_increasing",
-            "energy_import",
-        ),
-        (
-            "1.0.2.8.1.255",
-            None,
-            "Wh",
-            SensorDeviceClass.ENERGY,
-            "total_increasing",
-            "energy_export_tariff_1",
-        ),
-        ("1.0.23.7.0.255", None, "var", SensorDeviceClass.REACTIVE_POWER, "measurement", None),
-        ("1.0.4.8.0.255", None, "varh", None, "total_increasing", "reactive_energy_export"),
-        ("1.0.71.7.0.255", None, "A", SensorDeviceClass.CURRENT, "measurement", "current_l3"),
-        ("1.0.52.7.0.255", None, "V", SensorDeviceClass.VOLTAGE, "measurement", "voltage_l2"),
-        ("1.0.14.7.0.255", None, "Hz", SensorDeviceClass.FREQUENCY, "measurement", "frequency"),
-        ("1.0.33.7.0.255", None, None, SensorDeviceClass.POWER_FACTOR, "measurement", None),
-        ("1.0.1.6.0.255", "W", "W", SensorDeviceClass.POWER, "measurement", "max_demand_import"),
-        ("1.0.0.9.1.255", None, None, None, None, None),
-        ("7.0.3.8.0.255", "m³", "m³", None, None, None),
-        ("not.an.obis", "W", None, None, None, None),
-        ("1.0.1.8", "Wh", None, None, None, None),
-    ],
-)
-def test_describe(  # noqa: PLR0917 - one parameter per column
-    obis: str,
-    unit: str | None,
-    ha_unit: str | None,
-    device_class: SensorDeviceClass | None,
-    state_class: str | None,
-    key: str | None,
-) -> None:
-    info = describe(obis, unit)
-    assert info.unit == ha_unit
-    assert info.device_class == device_class
-    assert info.state_class == (SensorStateClass(state_class) if state_class else None)
-    assert info.translation_key == key
+
+def test_describe() -> None:
+    for obis, unit, ha_unit, device_class, state_class, key in CASES:
+        info = describe(obis, unit)
+        assert info.unit == ha_unit, obis
+        assert info.device_class == device_class, obis
+        assert info.state_class == (SensorStateClass(state_class) if state_class else None), obis
+        assert info.translation_key == key, obis
 
 
 def test_default_registers() -> None:

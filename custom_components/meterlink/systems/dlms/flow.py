@@ -629,8 +629,10 @@ class DlmsOptionsFlow(OptionsFlow):
             self._settings = user_input
             view, errors = await _test(async_probe(entry.data))
             if view is None:
+                placeholders = _placeholders(errors)  # takes "_error" out
+                # a wrong secret is a field error in forms; here it is the reason to abort
                 return self.async_abort(
-                    reason=errors["base"], description_placeholders=_placeholders(errors)
+                    reason=next(iter(errors.values())), description_placeholders=placeholders
                 )
             self._objects = view.objects
             return await self.async_step_dlms_registers()
