@@ -401,3 +401,29 @@ async def test_serial_and_optical_meter_on_a_pty(
         await asyncio.gather(serving, return_exceptions=True)
         os.close(slave)
         os.close(master)
+
+
+async def test_listen_meter_on_a_serial_port(
+    hass: HomeAssistant, entity_registry: er.EntityRegistry
+) -> None:
+    """A HAN port on a serial adapter (a pty here): pushes reach the sensors."""
+    async with push_sim() as sim:
+        master, slave = os.openpty()
+        sim.attach_pty(master)
+        try:
+            # a pty takes no parity setting; real HAN adapters run 8E1 or 8N1
+            data = listen_data(sim, source=os.ttyname(slave), parity="N")
+            entry = add_entry(hass, data, {"registers": data["registers"], "capture_frames": False})
+            async with pushing(sim):
+                await setup_entry(hass, entry)
+                assert entry.state is ConfigEntryState.LOADED
+                power = state(
+                    hass, entity(entity_registry, "sensor", f"{HAN_METER_ID}_1.0.1.7.0.255")
+                )
+                assert float(power.state) == pytest.approx(
+                    sim.meter.physical_value("1.0.1.7.0.255"), abs=1
+                )
+                assert await hass.config_entries.async_unload(entry.entry_id)
+        finally:
+            os.close(slave)
+            os.close(master)

@@ -27,6 +27,7 @@ CONF_AUTHENTICATION_KEY: Final = "authentication_key"
 CONF_SYSTEM_TITLE: Final = "system_title"  # our (the client's) system title, hex
 CONF_SOURCE: Final = "source"  # listen mode: serial path or socket://host:port
 CONF_FRAMING: Final = "framing"
+CONF_PARITY: Final = "parity"  # listen mode on a serial port: N, E or O
 CONF_METER_ID: Final = "meter_id"  # stable id of the meter for unique ids, set once
 CONF_INVOCATION_COUNTER: Final = "invocation_counter"  # counter after the flow's association
 

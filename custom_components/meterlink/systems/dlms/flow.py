@@ -35,6 +35,7 @@ from ...protocols.dlms.errors import (
     DlmsProtocolError,
     DlmsTimeoutError,
 )
+from ...protocols.dlms.listener import HAN_DEFAULT_BAUDRATE
 from ...protocols.dlms.models import DlmsObjectInfo, DlmsPushNotification, DlmsReading
 from ...protocols.dlms.push import PushFraming
 from ...protocols.dlms.vendors import VENDOR_PROFILES, vendor_profile
@@ -52,6 +53,7 @@ from .const import (
     CONF_INVOCATION_COUNTER,
     CONF_METER_ID,
     CONF_MODE,
+    CONF_PARITY,
     CONF_PASSWORD,
     CONF_PORT,
     CONF_REGISTERS,
@@ -90,6 +92,7 @@ _SENSOR_CLASSES: Final = frozenset({3, 4, 5})
 _HEX_KEY: Final = re.compile(r"^(?:[0-9a-f]{32}|[0-9a-f]{64})$")
 _HEX_TITLE: Final = re.compile(r"^[0-9a-f]{16}$")
 _TCP_TRANSPORTS: Final = (DlmsTransport.WRAPPER, DlmsTransport.HDLC_TCP)
+_BAUDRATES: Final = [300, 1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200]
 _SECRET_FIELDS: Final = {
     "password": CONF_PASSWORD,
     "block_cipher_key": CONF_BLOCK_CIPHER_KEY,
@@ -246,7 +249,7 @@ async def _link_schema(
         ): await _serial_selector(hass),
         vol.Required(
             CONF_BAUDRATE, default=int(defaults.get(CONF_BAUDRATE, DEFAULT_SERIAL_BAUDRATE))
-        ): vol.In([300, 1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200]),
+        ): vol.In(_BAUDRATES),
     }
 
 
@@ -315,6 +318,21 @@ def register_options(
         if obis not in seen
     )
     return options
+
+
+def _han_schema(defaults: Mapping[str, Any]) -> dict[Any, Any]:
+    """Framing and, for serial ports, the line settings of a push port."""
+    return {
+        vol.Required(
+            CONF_FRAMING, default=str(defaults.get(CONF_FRAMING, PushFraming.HDLC))
+        ): _select([f.value for f in PushFraming], "dlms_framing"),
+        vol.Required(
+            CONF_BAUDRATE, default=int(defaults.get(CONF_BAUDRATE, HAN_DEFAULT_BAUDRATE))
+        ): vol.In(_BAUDRATES),
+        vol.Required(CONF_PARITY, default=str(defaults.get(CONF_PARITY, "E"))): _select(
+            ["N", "E", "O"], "dlms_parity"
+        ),
+    }
 
 
 def _registers_schema(options: list[SelectOptionDict], defaults: list[str]) -> vol.Schema:
@@ -464,9 +482,7 @@ class DlmsFlowMixin(ConfigFlow):
                 vol.Required(
                     CONF_SOURCE, default=defaults.get(CONF_SOURCE, "")
                 ): await _serial_selector(self.hass),
-                vol.Required(
-                    CONF_FRAMING, default=str(defaults.get(CONF_FRAMING, PushFraming.HDLC))
-                ): _select([f.value for f in PushFraming], "dlms_framing"),
+                **_han_schema(defaults),
                 vol.Optional(CONF_BLOCK_CIPHER_KEY): _password(),
                 vol.Optional(CONF_AUTHENTICATION_KEY): _password(),
             }
@@ -585,9 +601,7 @@ class DlmsFlowMixin(ConfigFlow):
                     vol.Required(
                         CONF_SOURCE, default=entry.data[CONF_SOURCE]
                     ): await _serial_selector(self.hass),
-                    vol.Required(
-                        CONF_FRAMING, default=entry.data.get(CONF_FRAMING, "hdlc")
-                    ): _select([f.value for f in PushFraming], "dlms_framing"),
+                    **_han_schema(entry.data),
                 }
             )
         else:

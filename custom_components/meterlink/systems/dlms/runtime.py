@@ -23,7 +23,7 @@ from ...protocols.dlms.client import (
     DlmsTransport,
 )
 from ...protocols.dlms.errors import DlmsError, DlmsObjectUndefinedError
-from ...protocols.dlms.listener import DlmsPushListener
+from ...protocols.dlms.listener import HAN_DEFAULT_BAUDRATE, DlmsPushListener
 from ...protocols.dlms.models import DlmsReading
 from ...protocols.dlms.push import PushFraming
 from ...protocols.dlms.vendors import vendor_profile
@@ -42,6 +42,7 @@ from .const import (
     CONF_INVOCATION_COUNTER,
     CONF_METER_ID,
     CONF_MODE,
+    CONF_PARITY,
     CONF_PASSWORD,
     CONF_PORT,
     CONF_REGISTERS,
@@ -144,6 +145,8 @@ def build_listener(
         host=host,
         port=port,
         serial_port=serial_port,
+        baudrate=int(data.get(CONF_BAUDRATE) or HAN_DEFAULT_BAUDRATE),
+        parity=str(data.get(CONF_PARITY) or "E"),
         framing=PushFraming(data.get(CONF_FRAMING, PushFraming.HDLC)),
         block_cipher_key=_key(data, CONF_BLOCK_CIPHER_KEY),
         authentication_key=_key(data, CONF_AUTHENTICATION_KEY),
