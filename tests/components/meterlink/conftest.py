@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from typing import Any
+from unittest.mock import patch
 
+from homeassistant.config_entries import ConfigEntryState
 from homeassistant.const import CONF_SCAN_INTERVAL
 from homeassistant.core import HomeAssistant
 import pytest
@@ -13,6 +15,7 @@ from pytest_homeassistant_custom_component.syrupy import HomeAssistantSnapshotEx
 from syrupy.assertion import SnapshotAssertion
 
 from custom_components.meterlink.const import CONF_CAPTURE_FRAMES, CONF_SYSTEM, DOMAIN
+from custom_components.meterlink.protocols.ekm.models import EkmVersion
 from custom_components.meterlink.systems.dcs.const import (
     CONF_API,
     CONF_BACKFILL_DAYS,
@@ -26,7 +29,10 @@ from custom_components.meterlink.systems.dcs.const import (
     CONF_VERIFY_SSL,
     CONF_VIRTUAL_METERS,
 )
+from custom_components.meterlink.systems.ekm.const import BUS_TIMING
 from simulators.dcs import DcsSimulator
+from simulators.ekm.bus import EkmSimBus
+from simulators.ekm.meter import SimMeter
 
 
 @pytest.fixture
@@ -99,3 +105,85 @@ async def setup_entry(hass: HomeAssistant, entry: MockConfigEntry) -> None:
     """Set an entry up and wait for everything it started."""
     await hass.config_entries.async_setup(entry.entry_id)
     await hass.async_block_till_done()
+
+
+# --- EKM -----------------------------------------------------------------------------------------
+
+EKM_V4_1 = "000300001285"
+EKM_V4_2 = "000300001317"
+EKM_V3 = "000000020870"
+EKM_FAST_BAUD = 460800  # the simulator sends fast; the client's timing allowance is shortened
+
+
+class EkmClock:
+    """The simulated meters' wall clock, moved by hand."""
+
+    def __init__(self) -> None:
+        self.now = 1_716_981_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+@pytest.fixture
+def ekm_clock() -> EkmClock:
+    """The clock of the simulated meters."""
+    return EkmClock()
+
+
+def ekm_meters(clock: EkmClock) -> list[SimMeter]:
+    """Two v4 meters and a v3 meter."""
+    return [
+        SimMeter(address=EKM_V4_1, clock=clock),
+        SimMeter(address=EKM_V4_2, clock=clock, power_w=(1000.0, 0.0, 0.0)),
+        SimMeter(address=EKM_V3, version=EkmVersion.V3, clock=clock),
+    ]
+
+
+@pytest.fixture
+async def ekm_sim(ekm_clock: EkmClock) -> AsyncIterator[EkmSimBus]:
+    """An EKM bus simulator (TCP bridge and pty on demand), and a short client allowance."""
+    sim = EkmSimBus(ekm_meters(ekm_clock), baudrate=EKM_FAST_BAUD, turnaround=0.002)
+    with patch.dict(BUS_TIMING, {"baudrate": EKM_FAST_BAUD, "turnaround": 0.08, "char_gap": 0.03}):
+        yield sim
+        await sim.close()
+
+
+@pytest.fixture
+async def ekm_url(ekm_sim: EkmSimBus) -> str:
+    """The simulator's TCP bridge as the entry stores it."""
+    return f"socket://127.0.0.1:{await ekm_sim.start_tcp()}"
+
+
+def ekm_entry_options(**overrides: Any) -> dict[str, Any]:
+    """Options listing the three simulated meters."""
+    options: dict[str, Any] = {
+        "meters": [
+            {"address": EKM_V4_1, "version": 4},
+            {"address": EKM_V4_2, "version": 4},
+            {"address": EKM_V3, "version": 3},
+        ],
+        CONF_SCAN_INTERVAL: 30,
+        CONF_CAPTURE_FRAMES: False,
+    }
+    options.update(overrides)
+    return options
+
+
+@pytest.fixture
+async def ekm_entry(hass: HomeAssistant, ekm_url: str) -> AsyncIterator[MockConfigEntry]:
+    """An EKM bus entry (not yet set up) on the simulator's TCP bridge; unloaded at the end."""
+    entry = MockConfigEntry(
+        domain=DOMAIN,
+        title="EKM bus test",
+        data={CONF_SYSTEM: "ekm", "port": ekm_url, "password": "00000000"},
+        options=ekm_entry_options(),
+        unique_id=ekm_url,
+    )
+    entry.add_to_hass(hass)
+    yield entry
+    if entry.state is ConfigEntryState.LOADED:
+        await hass.config_entries.async_unload(entry.entry_id)

@@ -161,3 +161,33 @@ def test_service_schemas_are_voluptuous() -> None:
     for system in SYSTEMS.values():
         for action in system.actions:
             assert isinstance(action.schema, vol.Schema)
+
+
+QUALITY_RULES = {
+    "action-setup", "appropriate-polling", "brands", "common-modules",
+    "config-flow-test-coverage", "config-flow", "dependency-transparency", "docs-actions",
+    "docs-high-level-description", "docs-installation-instructions", "docs-removal-instructions",
+    "entity-event-setup", "entity-unique-id", "has-entity-name", "runtime-data",
+    "test-before-configure", "test-before-setup", "unique-config-entry", "docs-triggers",
+    "docs-conditions", "action-exceptions", "config-entry-unloading",
+    "docs-configuration-parameters", "docs-installation-parameters", "entity-unavailable",
+    "integration-owner", "log-when-unavailable", "parallel-updates", "reauthentication-flow",
+    "test-coverage", "devices", "diagnostics", "discovery-update-info", "discovery",
+    "docs-data-update", "docs-examples", "docs-known-limitations", "docs-supported-devices",
+    "docs-supported-functions", "docs-troubleshooting", "docs-use-cases", "dynamic-devices",
+    "entity-category", "entity-device-class", "entity-disabled-by-default",
+    "entity-translations", "exception-translations", "icon-translations",
+    "reconfiguration-flow", "repair-issues", "stale-devices", "async-dependency",
+    "inject-websession", "strict-typing",
+}  # fmt: skip
+
+
+def test_quality_scale_lists_every_rule() -> None:
+    scale = yaml.safe_load((PACKAGE / "quality_scale.yaml").read_text())["rules"]
+    assert set(scale) == QUALITY_RULES
+    for rule, status in scale.items():
+        value = status if isinstance(status, str) else status["status"]
+        assert value in {"done", "todo", "exempt"}, rule
+        if value != "done":
+            assert isinstance(status, dict), f"{rule}: say why"
+            assert status.get("comment"), f"{rule}: say why"

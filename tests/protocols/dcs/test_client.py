@@ -68,6 +68,11 @@ async def test_login_detects_web_api_and_lists_meters(sim: DcsSimulator) -> None
         assert {v.id for v in vms} == {v.id for v in sim.virtual_meters}
         one = await client.meter(meters[0].id)
         assert one == meters[0]
+        reg = meters[0].registers[0]
+        assert await client.register(reg.id) == (meters[0], reg)
+        assert len(await client.registers()) == sum(len(m.registers) for m in meters)
+        with pytest.raises(DcsNotFoundError, match="no register with id 424242"):
+            await client.register(424242)
         with pytest.raises(DcsNotFoundError):
             await client.meter(999_999)
     assert sim.stats.logouts == 1
@@ -81,6 +86,9 @@ async def test_v3_api_detected_when_web_api_is_absent() -> None:
         assert client.api_in_use is DcsApi.V3
         meters = await client.meters()
         assert meters
+        assert await client.meter(meters[1].id) == meters[1]
+        vms = await client.virtual_meters()
+        assert await client.virtual_meter(vms[0].id) == vms[0]
         reg = first_register(sim)
         rows = await client.readings(
             DcsTarget.register(reg), start=NOW - timedelta(hours=2), end=NOW

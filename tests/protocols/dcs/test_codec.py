@@ -444,3 +444,11 @@ def test_bulk_path_v3_and_virtual_meters() -> None:
     assert rows[7].status == DcsStatus.INTERPOLATED
     vm_rows = decode("v3", body, 1 << 16, value_field="period", virtual_meter=True)
     assert vm_rows[3] == DcsReading(T0 + timedelta(minutes=90), None, 4.25, DcsStatus.NONE)
+
+
+@pytest.mark.parametrize("bad", [b"inf", b"1_000", b"nan", b"0x10"])
+def test_bulk_path_only_takes_json_numbers(bad: bytes) -> None:
+    body = web_body(std_rows(60)).replace(b'"value":101.5', b'"value":' + bad, 1)
+    assert bad in body
+    with pytest.raises(DcsMalformedResponseError):
+        decode("web_standard", body, 1 << 16)

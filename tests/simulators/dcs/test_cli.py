@@ -37,7 +37,7 @@ async def test_cli_serves_until_sigterm() -> None:
     )
     try:
         assert process.stdout is not None
-        line = (await asyncio.wait_for(process.stdout.readline(), timeout=20)).decode()
+        line = (await asyncio.wait_for(process.stdout.readline(), timeout=60)).decode()
         match = re.fullmatch(
             r"DCS simulator listening on (http://127\.0\.0\.1:\d+/DCSWebApi) \(user cli-user\)\n",
             line,

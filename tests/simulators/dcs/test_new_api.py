@@ -6,7 +6,6 @@ from datetime import UTC, datetime, timedelta
 import gzip
 from itertools import pairwise
 import json
-import time
 import tracemalloc
 
 import aiohttp
@@ -491,14 +490,12 @@ async def test_gaps_and_reset(http: aiohttp.ClientSession) -> None:
 
 async def test_a_year_of_half_hours_streams(sim: DcsSimulator, http: aiohttp.ClientSession) -> None:
     await signin(http, sim)
-    started = time.perf_counter()
     async with http.get(
         f"{sim.url}/readings",
         params={"id": "R733", "startTime": START, "endTime": "2025-01-01T00:00:00Z"},
     ) as response:
         assert response.headers.get("Transfer-Encoding") == "chunked"
         chunks = [chunk async for chunk in response.content.iter_any()]
-    elapsed = time.perf_counter() - started
     body = json.loads(b"".join(chunks))
     rows = body["readings"]
     assert len(rows) == 366 * 48
@@ -507,8 +504,7 @@ async def test_a_year_of_half_hours_streams(sim: DcsSimulator, http: aiohttp.Cli
     values = [r["value"] for r in rows]
     assert all(b > a for a, b in pairwise(values))
     assert values[-1] == sim.register_total(733, NOW.replace(minute=0))
-    assert len(chunks) > 1
-    assert elapsed < 5
+    assert len(chunks) > 1  # streamed; its speed is bench/dcs_sim_speed.py's business
 
 
 async def test_readings_are_deterministic_across_simulators(http: aiohttp.ClientSession) -> None:

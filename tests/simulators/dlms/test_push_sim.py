@@ -183,7 +183,7 @@ async def test_cli_prints_one_line(args: list[str]) -> None:
     )
     try:
         assert process.stdout is not None
-        async with asyncio.timeout(10):
+        async with asyncio.timeout(60):
             line = (await process.stdout.readline()).decode()
         assert line.startswith("DLMS ")
         assert "127.0.0.1:" in line

@@ -189,7 +189,7 @@ async def test_cli_prints_one_line_and_serves() -> None:
     )
     try:
         assert proc.stdout is not None
-        async with asyncio.timeout(15):
+        async with asyncio.timeout(60):
             line = (await proc.stdout.readline()).decode()
         match = re.search(r"tcp 127\.0\.0\.1:(\d+), pty (/dev/\S+);", line)
         assert match, line
@@ -219,7 +219,7 @@ async def test_paced_answer_takes_the_wire_time() -> None:
         await bus.close()
     codec.decode_v3(data, address=V3)
     wire = codec.wire_seconds(17) + 0.01 + codec.wire_seconds(255)
-    assert wire * 0.97 <= took < wire * 1.3
+    assert wire * 0.97 <= took < wire + 1.0  # the pacing itself; speed figures live in bench/
 
 
 def _ekmmeters_session(path: str) -> dict[str, object]:

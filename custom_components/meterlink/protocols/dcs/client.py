@@ -15,7 +15,7 @@ from datetime import UTC, date, datetime, timedelta
 from http.cookies import CookieError, SimpleCookie
 import json
 import socket
-from typing import TYPE_CHECKING, Any, Final, Self
+from typing import TYPE_CHECKING, Any, Final, Self, TypedDict, Unpack
 from urllib.parse import urlencode, urlsplit
 
 import aiohttp
@@ -55,6 +55,7 @@ from .models import (
     DcsPeriod,
     DcsReading,
     DcsReadingsHeader,
+    DcsRegister,
     DcsSource,
     DcsTarget,
     DcsUser,
@@ -62,7 +63,7 @@ from .models import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncGenerator, Mapping
+    from collections.abc import AsyncGenerator, Callable, Mapping
     import ssl
 
     from ..capture import FrameCallback
@@ -78,6 +79,22 @@ _WEB_SIGNIN = "/authentication/signin"
 _WEB_SIGNOUT = "/authentication/signout"
 _V3_LOGIN = "/api/account/login/"
 _V3_LOGOUT = "/api/account/logout/"
+
+
+class DcsReadingOptions(TypedDict, total=False):
+    """The reading options of :meth:`DcsClient.reading_batches`, for the methods built on it."""
+
+    start: datetime | date | None
+    end: datetime | date | None
+    period_count: int | None
+    period: DcsPeriod
+    fmt: DcsFormat | None
+    calibrated: bool
+    interpolated: bool
+    decimal_places: int
+    use_local_time: bool
+    source: DcsSource
+    instantaneous: bool | None
 
 
 @dataclass(kw_only=True)
@@ -235,6 +252,18 @@ class DcsClient:
         msg = f"the DCS server at {self._host} has no meter with id {meter_id}"
         raise DcsNotFoundError(msg, status=404)
 
+    async def registers(self) -> list[tuple[DcsMeter, DcsRegister]]:
+        """Return every register with the meter it belongs to."""
+        return [(meter, reg) for meter in await self.meters() for reg in meter.registers]
+
+    async def register(self, register_id: int) -> tuple[DcsMeter, DcsRegister]:
+        """Return one register (by its own id, not the meter's) and its meter."""
+        for meter, reg in await self.registers():
+            if reg.id == register_id:
+                return meter, reg
+        msg = f"the DCS server at {self._host} has no register with id {register_id}"
+        raise DcsNotFoundError(msg, status=404)
+
     async def virtual_meters(self) -> list[DcsVirtualMeter]:
         """Return every virtual meter."""
         path = {DcsApi.WEB_API: "/virtualMeters", DcsApi.V3: "/api/VirtualMeters/"}[
@@ -287,39 +316,14 @@ class DcsClient:
     # --- readings -----------------------------------------------------------------------------
 
     async def readings(
-        self,
-        target: DcsTarget | str,
-        *,
-        start: datetime | date | None = None,
-        end: datetime | date | None = None,
-        period_count: int | None = None,
-        period: DcsPeriod = DcsPeriod.HALF_HOUR,
-        fmt: DcsFormat | None = None,
-        calibrated: bool = True,
-        interpolated: bool = True,
-        decimal_places: int = 15,
-        use_local_time: bool = False,
-        source: DcsSource = DcsSource.AUTOMATIC,
-        instantaneous: bool | None = None,
+        self, target: DcsTarget | str, **options: Unpack[DcsReadingOptions]
     ) -> list[DcsReading]:
-        """Return the readings of a register or virtual meter as one list."""
+        """Return the readings of a register or virtual meter as one list.
+
+        Takes the options of :meth:`reading_batches`.
+        """
         result: list[DcsReading] = []
-        async with contextlib.aclosing(
-            self.reading_batches(
-                target,
-                start=start,
-                end=end,
-                period_count=period_count,
-                period=period,
-                fmt=fmt,
-                calibrated=calibrated,
-                interpolated=interpolated,
-                decimal_places=decimal_places,
-                use_local_time=use_local_time,
-                source=source,
-                instantaneous=instantaneous,
-            )
-        ) as batches:
+        async with contextlib.aclosing(self.reading_batches(target, **options)) as batches:
             async for batch in batches:
                 result.extend(batch)
         return result
@@ -409,6 +413,7 @@ class DcsClient:
         decoder = DcsReadingsDecoder(layout, value_field=value_field, virtual_meter=virtual)
         async with self._lock:
             response = await self._send_locked("GET", path, params=params, auth=True)
+            restore = _bound_socket_reads(response)
             try:
                 captured = False
                 try:
@@ -430,6 +435,7 @@ class DcsClient:
                 if rows:
                     yield rows
             finally:
+                restore()
                 response.release()
 
     # --- the request funnel -------------------------------------------------------------------
@@ -659,6 +665,27 @@ class DcsClient:
                 shown = value.split("=", 1)[0] + "=" + MASK
             head.append(f"{name}: {shown}")
         self.on_frame("rx", ("\r\n".join(head) + "\r\n\r\n").encode() + body[:CAPTURE_BODY])
+
+
+def _bound_socket_reads(response: aiohttp.ClientResponse) -> Callable[[], None]:
+    """Make the transport read at most CHUNK_SIZE per receive while a body streams.
+
+    asyncio's socket transport receives up to 256 KiB at once; with a fast server that would be
+    the peak memory of every long readings download, whatever its length. Returns the function
+    that puts the transport back as it was (it goes back to the connection pool). Transports
+    without the knob are left alone.
+    """
+    connection = response.connection
+    transport = connection.transport if connection is not None else None
+    before = getattr(transport, "max_size", None)
+    if transport is None or not isinstance(before, int):
+        return lambda: None
+    transport.max_size = CHUNK_SIZE  # type: ignore[attr-defined]
+
+    def restore() -> None:
+        transport.max_size = before  # type: ignore[attr-defined]
+
+    return restore
 
 
 def _retry_after(headers: Mapping[str, str], body: bytes) -> float:

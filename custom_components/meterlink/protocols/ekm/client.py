@@ -484,6 +484,27 @@ class EkmBus:
 
     # --- commands ------------------------------------------------------------------------
 
+    async def check_password(
+        self,
+        address: int | str,
+        version: int | str | EkmVersion = EkmVersion.V4,
+        *,
+        password: str = codec.DEFAULT_PASSWORD,
+    ) -> None:
+        """Open a command session and end it without writing: raise if the password is refused."""
+        meter = EkmMeterRef.of(address, version)
+        frame = codec.encode_password(password)
+        async with self._lock.hold(PRIORITY_COMMAND):
+            try:
+                await self._read_locked(meter, include_b=False)
+                try:
+                    await self._exchange(frame, "ack", f"meter {meter.address} password")
+                except (EkmTimeoutError, EkmProtocolError) as err:
+                    msg = f"meter {meter.address} did not accept the password"
+                    raise EkmAuthenticationError(msg, secret="password") from err  # noqa: S106
+            finally:
+                self._end_session()
+
     async def _command(
         self,
         meter: EkmMeterRef,

@@ -1,0 +1,1 @@
+"""Modbus TCP / RTU-over-TCP / RTU serial: point model, register codec, read planner, client."""

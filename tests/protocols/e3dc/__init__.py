@@ -1,0 +1,1 @@
+"""Tests of the E3/DC RSCP protocol library."""

@@ -1,0 +1,1 @@
+"""Tests of the Modbus point model, codec, planner, point lists and client."""

@@ -1,0 +1,1 @@
+"""Tests of the E3/DC RSCP simulator, including pye3dc running against it."""
