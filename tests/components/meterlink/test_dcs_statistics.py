@@ -21,6 +21,7 @@ from pytest_homeassistant_custom_component.components.recorder.common import (
 )
 
 from custom_components.meterlink.const import DOMAIN
+from custom_components.meterlink.protocols.dcs import DcsError
 from custom_components.meterlink.systems.dcs.runtime import DcsRuntime
 from custom_components.meterlink.systems.dcs.statistics import statistic_id
 from simulators.dcs import DcsSimulator
@@ -197,3 +198,73 @@ async def test_import_runs_in_the_background_after_polls(
         rows = await hourly(hass, stat_id, now - timedelta(days=2), now)
         assert len(rows) == 24
         await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_a_failure_mid_import_loses_no_hours(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory
+) -> None:
+    now = datetime(2024, 6, 10, 12, 10, tzinfo=UTC)
+    freezer.move_to(now)
+    async with DcsSimulator() as sim:
+        entry = await make_entry(hass, sim, backfill_days=10)
+        reg = kwh_register(sim)
+        stat_id = statistic_id(entry.data["server_id"], f"R{reg}")
+        sim.faults.truncate_next = True  # the first window's body breaks off half-way
+        with pytest.raises(DcsError):
+            await run_import(hass, entry, now)
+        await async_wait_recording_done(hass)
+        await run_import(hass, entry, now)
+        first = datetime(2024, 5, 31, 12, 0, tzinfo=UTC)
+        rows = await hourly(hass, stat_id, first - timedelta(hours=1), now)
+        starts = [r["start"] for r in rows]
+        assert len(starts) == len(set(starts)) == 240
+        assert starts[0] == first.timestamp()
+        assert all(b - a == 3600 for a, b in pairwise(starts))
+        base = sim.register_total(reg, first, True)
+        end = datetime(2024, 6, 10, 12, 0, tzinfo=UTC)
+        assert rows[-1]["sum"] == pytest.approx(sim.register_total(reg, end, True) - base)
+        await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_range_limited_server_is_asked_for_less(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory
+) -> None:
+    now = datetime(2024, 6, 10, 12, 10, tzinfo=UTC)
+    freezer.move_to(now)
+    async with DcsSimulator(range_limit_days=7) as sim:
+        entry = await make_entry(hass, sim, backfill_days=20)
+        reg = kwh_register(sim)
+        stat_id = statistic_id(entry.data["server_id"], f"R{reg}")
+        added = await run_import(hass, entry, now)
+        assert added == 2 * 20 * 24  # register and virtual meter
+        rows = await hourly(hass, stat_id, now - timedelta(days=21), now)
+        assert len(rows) == 20 * 24
+        importer = entry.runtime_data.importer
+        assert importer is not None
+        assert importer.window <= timedelta(days=7)
+        await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_estimated_recent_hours_wait_for_real_readings(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory
+) -> None:
+    now = datetime(2024, 6, 10, 12, 10, tzinfo=UTC)
+    freezer.move_to(now)
+    gap = datetime(2024, 6, 10, 9, 30, tzinfo=UTC)  # estimated by the server (interpolated)
+    async with DcsSimulator(gap_slots=[gap]) as sim:
+        entry = await make_entry(hass, sim, backfill_days=1)
+        reg = kwh_register(sim)
+        stat_id = statistic_id(entry.data["server_id"], f"R{reg}")
+        await run_import(hass, entry, now)
+        last = await get_instance(hass).async_add_executor_job(
+            get_last_statistics, hass, 1, stat_id, False, {"sum"}
+        )
+        # 09:00-10:00 holds an estimate: it and everything after wait
+        assert last[stat_id][0]["start"] == datetime(2024, 6, 10, 8, 0, tzinfo=UTC).timestamp()
+        await hass.config_entries.async_unload(entry.entry_id)
+
+
+def test_statistic_ids_are_ascii() -> None:
+    assert statistic_id("https://dcs.exämple.org/DCSWebApi", "R733") == (
+        "meterlink:dcs_https_dcs_ex_mple_org_dcswebapi_r733"
+    )

@@ -25,9 +25,11 @@ CONF_BACKFILL_DAYS: Final = "backfill_days"
 DEFAULT_SCAN_INTERVAL: Final = timedelta(minutes=5)
 DEFAULT_BACKFILL_DAYS: Final = 365
 # readings asked for on every poll: the last few half-hours, as servers publish late
-POLL_SPAN: Final = timedelta(hours=3)
+POLL_SPAN: Final = timedelta(hours=26)  # modem/IDC meters upload a few times a day
 # history is imported in windows of this size so that polls interleave
 IMPORT_WINDOW: Final = timedelta(days=30)
+# servers may limit the range of one query; the window halves down to this on a 400
+MIN_IMPORT_WINDOW: Final = timedelta(days=1)
 # an hour is imported once both its half-hours are there, or once it is this old
 IMPORT_SETTLE: Final = timedelta(hours=48)
 # the importer runs at most this often (and after every options change / restart)

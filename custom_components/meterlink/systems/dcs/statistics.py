@@ -16,7 +16,8 @@ reset does not count twice); instantaneous ones get mean/min/max.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import contextlib
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -34,31 +35,33 @@ from homeassistant.util import dt as dt_util
 from homeassistant.util.unit_conversion import BaseUnitConverter
 
 from ...const import DOMAIN, LOGGER
-from ...protocols.dcs import DcsPeriod, DcsReading
+from ...protocols.dcs import DcsBadRequestError, DcsError, DcsPeriod, DcsReading, DcsStatus
 from .const import (
     CONF_BACKFILL_DAYS,
     DEFAULT_BACKFILL_DAYS,
     IMPORT_EVERY,
     IMPORT_SETTLE,
     IMPORT_WINDOW,
+    MIN_IMPORT_WINDOW,
 )
 from .units import dcs_unit
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator
+    from collections.abc import AsyncGenerator
 
     from homeassistant.core import HomeAssistant
 
     from .runtime import DcsRuntime, DcsTargetInfo
 
 HOUR = timedelta(hours=1)
+_ID_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789")
 # Newer Home Assistant wants the unit class in the metadata; 2025.4 does not know the key.
 _HAS_UNIT_CLASS = "unit_class" in StatisticMetaData.__annotations__
 
 
 def statistic_id(server_id: str, wire: str) -> str:
     """Return the external statistic id of a target (lowercase, [a-z0-9_] only)."""
-    slug = "".join(c if c.isalnum() else "_" for c in server_id.lower())
+    slug = "".join(c if c in _ID_CHARS else "_" for c in server_id.lower())
     slug = "_".join(part for part in slug.split("_") if part)
     return f"{DOMAIN}:dcs_{slug}_{wire.lower()}"
 
@@ -75,7 +78,7 @@ class _Cursor:
 @dataclass
 class _Hour:
     start: datetime
-    slots: int = 0
+    final_slots: int = 0
     consumption: float = 0.0
     total: float | None = None
     values: list[float] | None = None
@@ -91,6 +94,7 @@ class DcsStatisticsImporter:
         self.hass = hass
         self.runtime = runtime
         self._cursors: dict[str, _Cursor] = {}
+        self.window = IMPORT_WINDOW
         self.imported_hours = 0
         self.runs = 0
 
@@ -109,23 +113,51 @@ class DcsStatisticsImporter:
         self.runs += 1
         return added
 
-    async def async_import_target(self, wire: str, info: DcsTargetInfo, now: datetime) -> int:
-        """Import one target; return the number of hours added."""
+    async def async_import_target(  # noqa: C901 - one loop, its failure cases spelled out
+        self, wire: str, info: DcsTargetInfo, now: datetime
+    ) -> int:
+        """Import one target; return the number of hours added.
+
+        The cursor only moves past hours that were handed to the recorder: a failure in the
+        middle of a window keeps the hours before it and loses none after it.
+        """
         stat_id = statistic_id(self.runtime.server_id, wire)
-        cursor = self._cursors.get(stat_id) or await self._load_cursor(stat_id, now)
+        committed = self._cursors.get(stat_id) or await self._load_cursor(stat_id, now)
         end = now.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
         metadata = self._metadata(stat_id, info)
         added = 0
-        start = cursor.next_hour
+        start = committed.next_hour
         while start < end:
-            window_end = min(end, start + IMPORT_WINDOW)
-            rows = self._hours(info, cursor, start, window_end, now)
-            batch = [stat async for stat in rows]
+            window_end = min(end, start + self.window)
+            batch: list[StatisticData] = []
+            last = committed
+            failure: DcsError | None = None
+            try:
+                async with contextlib.aclosing(
+                    self._hours(info, replace(committed), start, window_end, now)
+                ) as hours:
+                    async for stat, snapshot in hours:
+                        if stat is not None:
+                            batch.append(stat)
+                        last = snapshot
+            except DcsBadRequestError as err:
+                if self.window > MIN_IMPORT_WINDOW and not batch:
+                    # the server limits the range of one query: ask for less at a time
+                    self.window = max(MIN_IMPORT_WINDOW, self.window / 2)
+                    LOGGER.debug("DCS %s: import window now %s (%s)", wire, self.window, err)
+                    continue
+                failure = err
+            except DcsError as err:
+                failure = err
             if batch:
                 async_add_external_statistics(self.hass, metadata, batch)
                 added += len(batch)
-            self._cursors[stat_id] = cursor
-            if cursor.next_hour < window_end:
+            committed = last
+            self._cursors[stat_id] = committed
+            if failure is not None:
+                self.imported_hours += added
+                raise failure
+            if committed.next_hour < window_end:
                 break  # the server has not published the rest yet
             start = window_end
         if added:
@@ -183,40 +215,56 @@ class DcsStatisticsImporter:
         start: datetime,
         end: datetime,
         now: datetime,
-    ) -> AsyncIterator[StatisticData]:
-        """Yield the complete hours of [start, end), advancing ``cursor`` as they go."""
+    ) -> AsyncGenerator[tuple[StatisticData | None, _Cursor]]:
+        """Yield each complete hour of [start, end) with the cursor after it.
+
+        ``cursor`` is a working copy. A skipped hour (no usable value) yields None with the
+        cursor past it. The hours stop at the first one the server has not finished publishing.
+        """
         hour: _Hour | None = None
         settled_before = now - IMPORT_SETTLE
-        async for batch in self.runtime.client.reading_batches(
-            info.target,
-            start=start,
-            end=end,
-            period=DcsPeriod.HALF_HOUR,
-            instantaneous=info.is_instantaneous,
-        ):
-            for reading in batch:
-                slot_hour = reading.timestamp.astimezone(UTC).replace(
-                    minute=0, second=0, microsecond=0
-                )
-                if slot_hour < cursor.next_hour:
-                    continue
-                if hour is not None and slot_hour != hour.start:
-                    stat = self._finish(info, cursor, hour, settled_before)
-                    if stat is None:
-                        return
-                    yield stat
-                    hour = None
-                if hour is None:
-                    hour = _Hour(start=slot_hour, values=[] if info.is_instantaneous else None)
-                self._add(info, cursor, hour, reading)
-        if hour is not None:
-            stat = self._finish(info, cursor, hour, settled_before)
-            if stat is not None:
-                yield stat
+        async with contextlib.aclosing(
+            self.runtime.client.reading_batches(
+                info.target,
+                start=start,
+                end=end,
+                period=DcsPeriod.HALF_HOUR,
+                instantaneous=info.is_instantaneous,
+            )
+        ) as batches:
+            async for batch in batches:
+                for reading in batch:
+                    slot_hour = reading.timestamp.astimezone(UTC).replace(
+                        minute=0, second=0, microsecond=0
+                    )
+                    if slot_hour < cursor.next_hour:
+                        continue
+                    if hour is not None and slot_hour != hour.start:
+                        if not self._settled(hour, settled_before):
+                            return
+                        yield self._finish(info, cursor, hour), replace(cursor)
+                        hour = None
+                    if hour is None:
+                        hour = _Hour(start=slot_hour, values=[] if info.is_instantaneous else None)
+                    self._add(info, cursor, hour, reading)
+        if hour is not None and self._settled(hour, settled_before):
+            yield self._finish(info, cursor, hour), replace(cursor)
+
+    @staticmethod
+    def _settled(hour: _Hour, settled_before: datetime) -> bool:
+        """Return True once both half-hours are real readings, or the hour is old enough.
+
+        Interpolated (estimated) and generated (padding) half-hours may still be replaced by
+        real readings, so a recent hour made of them waits.
+        """
+        return hour.final_slots >= 2 or hour.start + HOUR <= settled_before  # noqa: PLR2004
 
     @staticmethod
     def _add(info: DcsTargetInfo, cursor: _Cursor, hour: _Hour, reading: DcsReading) -> None:
-        hour.slots += 1
+        if DcsStatus.GENERATED in reading.status:
+            return  # padding for missing data: no value at all
+        if DcsStatus.INTERPOLATED not in reading.status:
+            hour.final_slots += 1
         if info.is_instantaneous:
             if reading.total is not None and hour.values is not None:
                 hour.values.append(reading.total)
@@ -230,12 +278,8 @@ class DcsStatisticsImporter:
             cursor.last_total = reading.total
 
     @staticmethod
-    def _finish(
-        info: DcsTargetInfo, cursor: _Cursor, hour: _Hour, settled_before: datetime
-    ) -> StatisticData | None:
-        """Return the hour's statistic, or None if it is still being published."""
-        if hour.slots < 2 and hour.start + HOUR > settled_before:  # noqa: PLR2004
-            return None
+    def _finish(info: DcsTargetInfo, cursor: _Cursor, hour: _Hour) -> StatisticData | None:
+        """Move the cursor past the hour; return its statistic (None: nothing to record)."""
         cursor.next_hour = hour.start + HOUR
         if info.is_instantaneous:
             values = hour.values or []
