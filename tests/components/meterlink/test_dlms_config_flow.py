@@ -239,7 +239,7 @@ async def test_polled_flow_already_configured(hass: HomeAssistant) -> None:
         result = await start(hass, "dlms_polled")
         result = await hass.config_entries.flow.async_configure(result["flow_id"], connection(sim))
         assert result["type"] is FlowResultType.ABORT
-        assert result["reason"] == "already_configured"
+        assert result["reason"] == "dlms_already_configured"
 
 
 async def test_listen_flow_recognises_the_list(hass: HomeAssistant) -> None:
@@ -306,7 +306,7 @@ async def test_listen_flow_errors(hass: HomeAssistant) -> None:
                 flow_id, {"source": f"127.0.0.1:{sim.port}", "framing": "hdlc"}
             )
         assert result["type"] is FlowResultType.ABORT
-        assert result["reason"] == "already_configured"
+        assert result["reason"] == "dlms_already_configured"
 
 
 async def test_reauth_with_keys(hass: HomeAssistant) -> None:
@@ -322,7 +322,7 @@ async def test_reauth_with_keys(hass: HomeAssistant) -> None:
         result = await hass.config_entries.flow.async_configure(
             result["flow_id"], {"block_cipher_key": EK.hex(), "authentication_key": AK.hex()}
         )
-        assert result["reason"] == "reauth_successful"
+        assert result["reason"] == "dlms_reauth_successful"
         await hass.async_block_till_done()
         assert await hass.config_entries.async_unload(entry.entry_id)
 
@@ -343,7 +343,7 @@ async def test_reauth_listen_keys(hass: HomeAssistant) -> None:
             result = await hass.config_entries.flow.async_configure(
                 result["flow_id"], {"block_cipher_key": EK.hex(), "authentication_key": AK.hex()}
             )
-            assert result["reason"] == "reauth_successful"
+            assert result["reason"] == "dlms_reauth_successful"
             await hass.async_block_till_done()
             assert entry.data["block_cipher_key"] == EK.hex()
             assert await hass.config_entries.async_unload(entry.entry_id)
@@ -367,7 +367,7 @@ async def test_reconfigure_polled(hass: HomeAssistant) -> None:
         result = await hass.config_entries.flow.async_configure(
             result["flow_id"], form | {"port": moved.port}
         )
-        assert result["reason"] == "reconfigure_successful"
+        assert result["reason"] == "dlms_reconfigure_successful"
         await hass.async_block_till_done()
         assert entry.data["port"] == moved.port
         assert await hass.config_entries.async_unload(entry.entry_id)
@@ -389,7 +389,7 @@ async def test_reconfigure_listen(hass: HomeAssistant) -> None:
             result = await hass.config_entries.flow.async_configure(
                 result["flow_id"], {"source": f"127.0.0.1:{sim.port}", "framing": "hdlc"}
             )
-            assert result["reason"] == "reconfigure_successful"
+            assert result["reason"] == "dlms_reconfigure_successful"
             await hass.async_block_till_done()
             assert entry.data["source"] == f"socket://127.0.0.1:{sim.port}"
             assert await hass.config_entries.async_unload(entry.entry_id)

@@ -188,7 +188,7 @@ async def test_wrong_password_starts_reauth(hass: HomeAssistant) -> None:
         result = await hass.config_entries.flow.async_configure(flow_id, {"password": "bad"})
         assert result["errors"] == {"password": "dlms_invalid_password"}
         result = await hass.config_entries.flow.async_configure(flow_id, {"password": PASSWORD})
-        assert result["reason"] == "reauth_successful"
+        assert result["reason"] == "dlms_reauth_successful"
         await hass.async_block_till_done()
         assert entry.data["password"] == PASSWORD
         assert entry.state is ConfigEntryState.LOADED

@@ -419,7 +419,7 @@ class DlmsFlowMixin(ConfigFlow):
                 view, errors = await _test(async_probe(data))
                 if view is not None:
                     await self.async_set_unique_id(view.meter_id)
-                    self._abort_if_unique_id_configured()
+                    self._abort_if_unique_id_configured(error="dlms_already_configured")
                     data[CONF_METER_ID] = view.meter_id
                     data[CONF_INVOCATION_COUNTER] = view.invocation_counter
                     self._dlms_data, self._dlms_view = data, view
@@ -506,7 +506,7 @@ class DlmsFlowMixin(ConfigFlow):
                 if notification is not None:
                     meter_id = push_meter_id(notification) or data[CONF_SOURCE].lower()
                     await self.async_set_unique_id(meter_id)
-                    self._abort_if_unique_id_configured()
+                    self._abort_if_unique_id_configured(error="dlms_already_configured")
                     registers = numeric_obis(notification.readings)
                     data[CONF_METER_ID] = meter_id
                     data[CONF_REGISTERS] = registers
@@ -547,7 +547,9 @@ class DlmsFlowMixin(ConfigFlow):
                 result, errors = await _test(probe)
                 if result is not None:
                     updates = {k: data[k] for k in user_input}
-                    return self.async_update_reload_and_abort(entry, data_updates=updates)
+                    return self.async_update_reload_and_abort(
+                        entry, data_updates=updates, reason="dlms_reauth_successful"
+                    )
         if listen or entry.data.get(CONF_AUTHENTICATION) == DlmsAuthentication.HIGH_GMAC:
             required = vol.Optional if listen else vol.Required
             fields: dict[Any, Any] = {
@@ -594,7 +596,9 @@ class DlmsFlowMixin(ConfigFlow):
                         _placeholders(errors)
                         errors["_error"] = meter_id
                     else:
-                        return self.async_update_reload_and_abort(entry, data=data)
+                        return self.async_update_reload_and_abort(
+                            entry, data=data, reason="dlms_reconfigure_successful"
+                        )
         if listen:
             schema = vol.Schema(
                 {
