@@ -10,13 +10,14 @@ from homeassistant.core import callback
 from .const import CONF_SYSTEM, DOMAIN
 from .systems import SYSTEMS
 from .systems.dcs import DcsFlowMixin
+from .systems.dlms import DlmsFlowMixin
 from .systems.ekm import EkmFlowMixin
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
 
-class MeterLinkConfigFlow(DcsFlowMixin, EkmFlowMixin, ConfigFlow, domain=DOMAIN):
+class MeterLinkConfigFlow(DcsFlowMixin, DlmsFlowMixin, EkmFlowMixin, ConfigFlow, domain=DOMAIN):
     """Add a MeterLink device: pick its type, then that type's steps take over."""
 
     VERSION = 1
