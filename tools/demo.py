@@ -75,7 +75,29 @@ def demo_devices() -> list[DemoDevice]:
                 {"meters": ["405", "406", "407", "408"], "virtual_meters": ["VM9", "VM10"]},
                 {},  # every register of the chosen meters (the form's default)
             ],
-        )
+        ),
+        DemoDevice(
+            system="ekm",
+            sim_args=["--host", "127.0.0.1", "--port", "18082"],
+            title_hint="18082",
+            steps=[
+                {"next_step_id": "ekm"},
+                {"port": "socket://127.0.0.1:18082", "password": "00000000"},
+                {"addresses": "300001285, 300001317, 20870"},
+            ],
+        ),
+        DemoDevice(
+            system="dlms",
+            sim_args=["--host", "127.0.0.1", "--port", "18083", "--transport", "wrapper"],
+            title_hint="DLMS",
+            steps=[
+                {"next_step_id": "dlms"},
+                {"next_step_id": "dlms_polled"},
+                {"vendor": "generic", "transport": "wrapper"},
+                {"host": "127.0.0.1", "port": 18083},
+                {},  # the registers MeterLink suggests from the object list
+            ],
+        ),
     ]
 
 
