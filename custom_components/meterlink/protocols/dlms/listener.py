@@ -22,6 +22,14 @@ _LOGGER = logging.getLogger(__name__)
 HAN_DEFAULT_BAUDRATE = 2400
 
 
+try:
+    import termios
+
+    _PORT_ERRORS: tuple[type[Exception], ...] = (OSError, termios.error)
+except ImportError:  # pragma: no cover - not POSIX
+    _PORT_ERRORS = (OSError,)
+
+
 class DlmsPushListener:
     """Read pushed notifications from a TCP bridge or a serial port, one at a time.
 
@@ -91,8 +99,8 @@ class DlmsPushListener:
         except TimeoutError as err:
             msg = "timed out opening the push port"
             raise DlmsTimeoutError(msg) from err
-        except OSError as err:
-            msg = f"cannot open the push port: {err}"
+        except _PORT_ERRORS as err:  # a port may refuse its settings (termios.error)
+            msg = f"cannot open the push port {self.serial_port or self.host}: {err}"
             raise DlmsConnectionError(msg) from err
         self._decoder = self._new_decoder()
 
