@@ -175,3 +175,15 @@ def test_counter_guard_counts_readings_not_updates() -> None:
         assert guard.accept(10.0, stamp=2) == 5000.0
     assert guard.accept(10.5, stamp=3) == 5000.0
     assert guard.accept(11.0, stamp=4) == 11.0  # the third different lower reading
+
+
+def test_external_statistic_ids_are_ascii_for_every_device_type() -> None:
+    from custom_components.meterlink.history import external_statistic_id  # noqa: PLC0415
+    from custom_components.meterlink.systems.dlms.statistics import (  # noqa: PLC0415
+        statistic_id as dlms_statistic_id,
+    )
+
+    assert external_statistic_id("dcs", "Sérveur--1", "R733") == "meterlink:dcs_s_rveur_1_r733"
+    assert dlms_statistic_id("Zähler 7", "1.0.1.8.0.255") == (
+        "meterlink:dlms_z_hler_7_1_0_1_8_0_255"
+    )

@@ -28,13 +28,11 @@ from homeassistant.components.recorder.models import (
 )
 from homeassistant.components.recorder.statistics import (
     async_add_external_statistics,
-    get_last_statistics,
 )
-from homeassistant.helpers.recorder import get_instance
 from homeassistant.util import dt as dt_util
-from homeassistant.util.unit_conversion import BaseUnitConverter
 
 from ...const import DOMAIN, LOGGER
+from ...history import HOUR, async_last_hour, external_statistic_id, with_unit_class
 from ...protocols.dcs import DcsBadRequestError, DcsError, DcsPeriod, DcsReading, DcsStatus
 from .const import (
     CONF_BACKFILL_DAYS,
@@ -53,17 +51,10 @@ if TYPE_CHECKING:
 
     from .runtime import DcsRuntime, DcsTargetInfo
 
-HOUR = timedelta(hours=1)
-_ID_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789")
-# Newer Home Assistant wants the unit class in the metadata; 2025.4 does not know the key.
-_HAS_UNIT_CLASS = "unit_class" in StatisticMetaData.__annotations__
-
 
 def statistic_id(server_id: str, wire: str) -> str:
-    """Return the external statistic id of a target (lowercase, [a-z0-9_] only)."""
-    slug = "".join(c if c in _ID_CHARS else "_" for c in server_id.lower())
-    slug = "_".join(part for part in slug.split("_") if part)
-    return f"{DOMAIN}:dcs_{slug}_{wire.lower()}"
+    """Return the external statistic id of a target (``meterlink:dcs_<server>_r733``)."""
+    return external_statistic_id("dcs", server_id, wire)
 
 
 @dataclass
@@ -166,23 +157,9 @@ class DcsStatisticsImporter:
         return added
 
     async def _load_cursor(self, stat_id: str, now: datetime) -> _Cursor:
-        last = await get_instance(self.hass).async_add_executor_job(
-            get_last_statistics,
-            self.hass,
-            1,
-            stat_id,
-            False,  # noqa: FBT003 - convert_units
-            {"sum", "state"},
-        )
-        rows = last.get(stat_id)
-        if rows:
-            row = rows[0]
-            start = dt_util.utc_from_timestamp(row["start"])
-            cursor = _Cursor(
-                next_hour=start + HOUR,
-                sum=float(row.get("sum") or 0.0),
-                last_total=row.get("state"),
-            )
+        last = await async_last_hour(self.hass, stat_id)
+        if last is not None:
+            cursor = _Cursor(next_hour=last.next_hour, sum=last.sum, last_total=last.state)
         else:
             first = (now - self.backfill).astimezone(UTC)
             cursor = _Cursor(next_hour=first.replace(minute=0, second=0, microsecond=0), sum=0.0)
@@ -203,10 +180,7 @@ class DcsStatisticsImporter:
             statistic_id=stat_id,
             unit_of_measurement=unit.unit,
         )
-        if _HAS_UNIT_CLASS:  # pragma: no cover - newer Home Assistant only
-            unit_class = unit.unit_class if _known_unit_class(unit.unit_class) else None
-            metadata["unit_class"] = unit_class  # type: ignore[typeddict-unknown-key]
-        return metadata
+        return with_unit_class(metadata, unit.unit_class)
 
     async def _hours(
         self,
@@ -307,10 +281,3 @@ class DcsStatisticsImporter:
                 for stat_id, c in self._cursors.items()
             },
         }
-
-
-def _known_unit_class(unit_class: str | None) -> bool:
-    return unit_class is not None and any(
-        getattr(conv, "UNIT_CLASS", None) == unit_class
-        for conv in BaseUnitConverter.__subclasses__()
-    )

@@ -27,13 +27,12 @@ from homeassistant.components.recorder.models import (
 )
 from homeassistant.components.recorder.statistics import (
     async_add_external_statistics,
-    get_last_statistics,
 )
 from homeassistant.const import UnitOfEnergy
-from homeassistant.helpers.recorder import get_instance
 from homeassistant.util import dt as dt_util
 
 from ...const import DOMAIN, LOGGER
+from ...history import HOUR, async_last_hour, external_statistic_id, with_unit_class
 from ...protocols.dlms.vendors import vendor_profile
 from .const import CONF_VENDOR, OBIS_CLOCK
 from .units import obis_groups
@@ -44,7 +43,6 @@ if TYPE_CHECKING:
     from ...protocols.dlms.models import DlmsProfileRow
     from .runtime import DlmsRuntime
 
-HOUR: Final = timedelta(hours=1)
 # a new statistic is filled this far back
 BACKFILL: Final = timedelta(days=30)
 # the profile is read in windows of this size
@@ -52,7 +50,6 @@ IMPORT_WINDOW: Final = timedelta(days=7)
 # the importer runs at most this often
 IMPORT_EVERY: Final = timedelta(hours=1)
 _D_INTEGRAL: Final = 8  # IEC 62056-6-1: value group D 8 = time integral (a cumulative total)
-_HAS_UNIT_CLASS = "unit_class" in StatisticMetaData.__annotations__
 
 
 def _is_energy(obis: str, unit: str | None) -> bool:
@@ -62,9 +59,8 @@ def _is_energy(obis: str, unit: str | None) -> bool:
 
 
 def statistic_id(meter_id: str, obis: str) -> str:
-    """Return the external statistic id of a profile column (lowercase, [a-z0-9_] only)."""
-    slug = "".join(c if c.isalnum() else "_" for c in f"{meter_id}_{obis}".lower())
-    return f"{DOMAIN}:dlms_" + "_".join(part for part in slug.split("_") if part)
+    """Return the external statistic id of a profile column (``meterlink:dlms_<meter>_<obis>``)."""
+    return external_statistic_id("dlms", meter_id, obis)
 
 
 @dataclass
@@ -144,22 +140,9 @@ class DlmsStatisticsImporter:
         cursor = self._cursors.get(stat_id)
         if cursor is not None:
             return cursor
-        last = await get_instance(self.hass).async_add_executor_job(
-            get_last_statistics,
-            self.hass,
-            1,
-            stat_id,
-            False,  # noqa: FBT003 - convert_units
-            {"sum", "state"},
-        )
-        rows = last.get(stat_id)
-        if rows:
-            row = rows[0]
-            cursor = _Cursor(
-                next_hour=dt_util.utc_from_timestamp(row["start"]) + HOUR,
-                sum=float(row.get("sum") or 0.0),
-                last_total=row.get("state"),
-            )
+        last = await async_last_hour(self.hass, stat_id)
+        if last is not None:
+            cursor = _Cursor(next_hour=last.next_hour, sum=last.sum, last_total=last.state)
         else:
             cursor = _Cursor(next_hour=first_hour, sum=0.0, last_total=None)
         self._cursors[stat_id] = cursor
@@ -210,9 +193,7 @@ class DlmsStatisticsImporter:
             statistic_id=stat_id,
             unit_of_measurement=UnitOfEnergy.WATT_HOUR,
         )
-        if _HAS_UNIT_CLASS:  # pragma: no cover - newer Home Assistant only
-            metadata["unit_class"] = "energy"  # type: ignore[typeddict-unknown-key]
-        return metadata
+        return with_unit_class(metadata, "energy")
 
     def diagnostics(self) -> dict[str, Any]:
         """Return how far each statistic has been imported."""

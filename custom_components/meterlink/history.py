@@ -1,0 +1,70 @@
+"""Helpers every history import shares: statistic ids, metadata, where a statistic stands."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Final
+
+from homeassistant.components.recorder.models import StatisticMetaData
+from homeassistant.components.recorder.statistics import get_last_statistics
+from homeassistant.helpers.recorder import get_instance
+from homeassistant.util import dt as dt_util
+from homeassistant.util.unit_conversion import BaseUnitConverter
+
+from .const import DOMAIN
+
+if TYPE_CHECKING:
+    from homeassistant.core import HomeAssistant
+
+HOUR: Final = timedelta(hours=1)
+_ID_CHARS: Final = frozenset("abcdefghijklmnopqrstuvwxyz0123456789")
+# Newer Home Assistant wants the unit class in the metadata; 2025.4 does not know the key.
+_HAS_UNIT_CLASS: Final = "unit_class" in StatisticMetaData.__annotations__
+
+
+def external_statistic_id(*parts: str) -> str:
+    """Return ``meterlink:<parts>`` with only [a-z0-9_], as the recorder demands."""
+    slug = "".join(c if c in _ID_CHARS else "_" for c in "_".join(parts).lower())
+    return f"{DOMAIN}:" + "_".join(part for part in slug.split("_") if part)
+
+
+def with_unit_class(metadata: StatisticMetaData, unit_class: str | None) -> StatisticMetaData:
+    """Add the unit class where Home Assistant knows the key (and the class)."""
+    if _HAS_UNIT_CLASS:  # pragma: no cover - newer Home Assistant only
+        known = unit_class is not None and any(
+            getattr(conv, "UNIT_CLASS", None) == unit_class
+            for conv in BaseUnitConverter.__subclasses__()
+        )
+        metadata["unit_class"] = unit_class if known else None  # type: ignore[typeddict-unknown-key]
+    return metadata
+
+
+@dataclass(frozen=True, kw_only=True)
+class LastHour:
+    """The newest hour a statistic holds."""
+
+    next_hour: datetime  # the hour after it, where an import resumes
+    sum: float
+    state: float | None
+
+
+async def async_last_hour(hass: HomeAssistant, statistic_id: str) -> LastHour | None:
+    """Return where a statistic stands in the recorder, or None if it has no rows yet."""
+    last = await get_instance(hass).async_add_executor_job(
+        get_last_statistics,
+        hass,
+        1,
+        statistic_id,
+        False,  # noqa: FBT003 - convert_units
+        {"sum", "state"},
+    )
+    rows = last.get(statistic_id)
+    if not rows:
+        return None
+    row = rows[0]
+    return LastHour(
+        next_hour=dt_util.utc_from_timestamp(row["start"]) + HOUR,
+        sum=float(row.get("sum") or 0.0),
+        state=row.get("state"),
+    )
