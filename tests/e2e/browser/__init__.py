@@ -1,0 +1,1 @@
+"""Browser end-to-end tests: Home Assistant's frontend in Chromium."""
