@@ -5,14 +5,22 @@ The tests run in order and build on each other (onboarding first); see conftest.
 
 from __future__ import annotations
 
+import asyncio
+from concurrent.futures import ThreadPoolExecutor
 import re
-from typing import TYPE_CHECKING
+import time
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from .conftest import DCS_PASSWORD, OWNER
+from custom_components.meterlink.protocols.ekm.client import EkmBus
+from custom_components.meterlink.protocols.ekm.models import EkmV4Reading
+
+from .conftest import DCS_PASSWORD, EKM_METERS, OWNER
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from tools.hass_http import HassApi
 
     from .conftest import Simulators
@@ -21,6 +29,20 @@ if TYPE_CHECKING:
 pytestmark = pytest.mark.e2e
 
 NUMBER = re.compile(r"^-?\d+(\.\d+)?$")
+
+
+def state(api: HassApi, entity_id: str) -> str:
+    """Return an entity's state over the REST API."""
+    return str(api.get(f"/api/states/{entity_id}")["state"])
+
+
+def eventually(condition: Callable[[], bool], timeout: float = 30) -> None:
+    """Wait until another process reaches a state (Home Assistant, a simulator)."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not reached in time")
+        time.sleep(0.25)  # polling a separate process: there is no event to wait on
 
 
 def test_onboarding(ui: Ui, api: HassApi) -> None:
@@ -76,3 +98,66 @@ def test_dcs_device_page_shows_live_values(ui: Ui, api: HassApi) -> None:
     states = [s for s in api.states() if s["attributes"].get("dcs_id")]
     assert states
     assert all(NUMBER.match(str(s["state"])) for s in states), states
+
+
+def ekm_relay_1_closed(tcp: str, address: str) -> bool | None:
+    """Read relay 1 of a simulated meter over the simulator's TCP bridge (our own client)."""
+
+    async def read() -> bool | None:
+        bus = EkmBus(port=f"socket://{tcp}")
+        await bus.open()
+        try:
+            reading = await bus.read(address, include_b=False)
+        finally:
+            await bus.close()
+        assert isinstance(reading, EkmV4Reading)
+        return reading.a.relay_1_closed
+
+    # its own thread and loop: Playwright's loop is this thread's running loop
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, read()).result(timeout=60)
+
+
+def test_ekm_bus_on_a_pty_with_two_meters(ui: Ui, simulators: Simulators, api: HassApi) -> None:
+    """The EKM form: the simulator's pty as the port, then two meter addresses."""
+    ui.add_meterlink("EKM Omnimeter")
+    ui.dialog_text("EKM RS-485 bus")
+    ui.combo("Serial port or bridge", simulators.ekm_pty)
+    ui.fill(password="00000000")
+    ui.shot("ekm-bus")
+    ui.forward()
+    ui.dialog_text(re.compile("meter", re.IGNORECASE))
+    ui.fill(addresses=", ".join(EKM_METERS))
+    ui.shot("ekm-meters")
+    ui.forward()
+    ui.finish()
+    ekm = [e for e in api.entries("meterlink") if simulators.ekm_pty in e["title"]]
+    assert [e["state"] for e in ekm] == ["loaded"], api.entries("meterlink")
+
+
+def relay_switch(api: HassApi, meter: str) -> dict[str, Any]:
+    """Return the state of a meter's relay 1 switch."""
+    for item in api.states():
+        if item["entity_id"].startswith("switch.") and item["entity_id"].endswith(
+            f"{meter}_relay_1"
+        ):
+            return item
+    raise AssertionError(f"no relay 1 switch for {meter}")
+
+
+def test_ekm_relay_switch_from_the_device_page(
+    ui: Ui, simulators: Simulators, api: HassApi
+) -> None:
+    """Flip relay 1 on the meter's page; the simulated meter's relay closes."""
+    meter = EKM_METERS[0]
+    ui.open_device(f"EKM meter {meter}")
+    ui.dialog_text("Relay 1")
+    ui.shot("ekm-device")
+    toggle = ui.page.get_by_role("switch", name=re.compile("Relay 1")).first
+    switch = relay_switch(api, meter)
+    assert switch["state"] == "off"
+    toggle.click()
+    # the frontend flips the toggle at once; the entity turns on once the meter confirmed it
+    eventually(lambda: state(api, switch["entity_id"]) == "on")
+    assert ekm_relay_1_closed(simulators.ekm_tcp, meter) is True
+    ui.shot("ekm-relay-on")

@@ -53,6 +53,15 @@ class Ui:
         for name, value in values.items():
             self.field(name).fill(value)
 
+    def combo(self, label: str, value: str) -> None:
+        """Type a custom value into a combo box (a selector that also takes free text)."""
+        box = self.page.get_by_role("combobox", name=re.compile(re.escape(label))).first
+        box.click()
+        box.fill(value)
+        # Escape closes the suggestions and keeps the text (Enter or leaving the field would
+        # take the highlighted suggestion instead)
+        box.press("Escape")
+
     def forward(self) -> None:
         """Press the dialog's Submit / Next button."""
         self.page.get_by_role("button", name=FORWARD).click()
@@ -68,7 +77,9 @@ class Ui:
         self.goto("/config/integrations/dashboard")
         self.page.get_by_role("button", name="Add integration").click()
         self.page.get_by_label("Search for a brand name").fill("MeterLink")
-        self.page.get_by_text("MeterLink", exact=True).first.click()
+        self.page.locator("dialog-add-integration").get_by_text(
+            "MeterLink", exact=True
+        ).first.click()
         self.page.get_by_text(menu_label).first.click()
 
     def finish(self) -> None:
