@@ -161,3 +161,34 @@ def test_ekm_relay_switch_from_the_device_page(
     eventually(lambda: state(api, switch["entity_id"]) == "on")
     assert ekm_relay_1_closed(simulators.ekm_tcp, meter) is True
     ui.shot("ekm-relay-on")
+
+
+def test_dlms_meter_with_registers_from_its_object_list(
+    ui: Ui, simulators: Simulators, api: HassApi
+) -> None:
+    """The DLMS form reads the meter's object list; the person keeps some registers."""
+    before = {e["entry_id"] for e in api.entries("meterlink")}
+    ui.add_meterlink("DLMS/COSEM meter")
+    ui.page.get_by_text("Polled meter").first.click()
+    ui.dialog_text("Polled DLMS/COSEM meter")
+    ui.forward()  # generic vendor profile, TCP wrapper: the defaults
+    ui.dialog_text("Connect to the meter")
+    ui.fill(host="127.0.0.1")
+    ui.fill_labelled("Port", str(simulators.dlms_port))
+    ui.shot("dlms-connection")
+    ui.forward()
+    ui.dialog_text("Choose registers")
+    chosen = ui.page.get_by_role("button", name=re.compile(r"^Remove \d+\.\d+\."))
+    suggested = chosen.count()
+    assert suggested >= 3, "MeterLink pre-selects energy, power, voltages and currents"
+    ui.shot("dlms-registers")
+    # drop one suggestion, add one more register from the meter's list
+    ui.page.get_by_role("button", name=re.compile(r"^Remove .*Power net")).click()
+    ui.page.get_by_role("combobox", name=re.compile("^Registers")).click()
+    ui.page.get_by_role("option").first.click()
+    ui.page.keyboard.press("Escape")
+    assert chosen.count() == suggested
+    ui.forward()
+    ui.finish()
+    (entry,) = [e for e in api.entries("meterlink") if e["entry_id"] not in before]
+    assert entry["state"] == "loaded"

@@ -53,6 +53,10 @@ class Ui:
         for name, value in values.items():
             self.field(name).fill(value)
 
+    def fill_labelled(self, label: str, value: str) -> None:
+        """Type into the field a person sees labelled ``label`` (number fields have no name)."""
+        self.page.get_by_label(re.compile(rf"^{re.escape(label)}\*?$")).first.fill(value)
+
     def combo(self, label: str, value: str) -> None:
         """Type a custom value into a combo box (a selector that also takes free text)."""
         box = self.page.get_by_role("combobox", name=re.compile(re.escape(label))).first

@@ -260,7 +260,13 @@ def _address_schema(defaults: Mapping[str, Any]) -> dict[Any, Any]:
         vol.Required(
             CONF_CLIENT_ADDRESS,
             default=int(defaults.get(CONF_CLIENT_ADDRESS, profile.client_address)),
-        ): vol.All(vol.Coerce(int), vol.Range(min=0, max=0x7F)),
+        ): vol.All(
+            # a box, not the slider the frontend draws for a small integer range
+            NumberSelector(
+                NumberSelectorConfig(min=0, max=0x7F, step=1, mode=NumberSelectorMode.BOX)
+            ),
+            vol.Coerce(int),
+        ),
         vol.Required(
             CONF_SERVER_LOGICAL,
             default=int(defaults.get(CONF_SERVER_LOGICAL, profile.server_logical)),
