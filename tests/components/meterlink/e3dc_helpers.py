@@ -9,6 +9,7 @@ from typing import Any
 
 from homeassistant.const import CONF_SCAN_INTERVAL
 from homeassistant.core import HomeAssistant
+import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.meterlink.const import CONF_CAPTURE_FRAMES, CONF_SYSTEM, DOMAIN
@@ -89,3 +90,13 @@ def add_entry(
     )
     entry.add_to_hass(hass)
     return entry
+
+
+@pytest.fixture
+def recorder_config() -> dict[str, Any]:
+    """Keep the E3/DC entities' states out of the test recorder (statistics still work).
+
+    About 170 entities each write a state and its attributes: under load the recorder thread
+    spends seconds on them at teardown, and no test reads them back from the database.
+    """
+    return {"exclude": {"entity_globs": ["*.e3_dc_*"]}}

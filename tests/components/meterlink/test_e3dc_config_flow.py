@@ -19,7 +19,15 @@ from custom_components.meterlink.systems.e3dc.flow import flow_error
 from simulators.e3dc.server import E3dcSimulator
 
 from .conftest import setup_entry
-from .e3dc_helpers import KEY, PASSWORD, SERIAL, USER, add_entry, e3dc_sim
+from .e3dc_helpers import (
+    KEY,
+    PASSWORD,
+    SERIAL,
+    USER,
+    add_entry,
+    e3dc_sim,
+    recorder_config,  # noqa: F401 - the fixture
+)
 
 FLOW = "custom_components.meterlink.systems.e3dc.flow"
 

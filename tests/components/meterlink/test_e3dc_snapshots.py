@@ -25,7 +25,14 @@ from custom_components.meterlink.systems import SYSTEMS
 from custom_components.meterlink.systems.e3dc import E3DC_SYSTEM
 
 from .conftest import setup_entry
-from .e3dc_helpers import KEY, PASSWORD, add_entry, e3dc_sim, entry_options
+from .e3dc_helpers import (
+    KEY,
+    PASSWORD,
+    add_entry,
+    e3dc_sim,
+    entry_options,
+    recorder_config,  # noqa: F401 - the fixture
+)
 
 NOW = datetime(2026, 6, 15, 10, 30, tzinfo=UTC)  # a summer morning: the sun shines
 
