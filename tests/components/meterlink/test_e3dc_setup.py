@@ -8,7 +8,11 @@ from homeassistant.config_entries import SOURCE_REAUTH, ConfigEntryState
 from homeassistant.const import ATTR_ENTITY_ID, STATE_OFF, STATE_ON, STATE_UNAVAILABLE
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import HomeAssistantError
-from homeassistant.helpers import device_registry as dr, entity_registry as er
+from homeassistant.helpers import (
+    device_registry as dr,
+    entity_registry as er,
+    issue_registry as ir,
+)
 import pytest
 
 from custom_components.meterlink.const import DOMAIN
@@ -104,7 +108,9 @@ async def test_rejected_login_starts_reauth(hass: HomeAssistant) -> None:
         await hass.config_entries.async_unload(entry.entry_id)
 
 
-async def test_device_offline_is_not_ready_not_reauth(hass: HomeAssistant) -> None:
+async def test_device_offline_is_not_ready_not_reauth(
+    hass: HomeAssistant, issue_registry: ir.IssueRegistry
+) -> None:
     async with e3dc_sim() as sim:
         sim.faults.auth = "offline"
         entry = add_entry(hass, sim)
@@ -112,6 +118,13 @@ async def test_device_offline_is_not_ready_not_reauth(hass: HomeAssistant) -> No
         assert entry.state is ConfigEntryState.SETUP_RETRY
         assert "E3/DC's servers" in str(entry.reason)
         assert not hass.config_entries.flow.async_progress()
+        issue_id = f"e3dc_portal_unreachable_{entry.entry_id}"
+        assert issue_registry.async_get_issue(DOMAIN, issue_id) is not None
+        sim.faults.auth = None  # back online: the retry loads it and clears the issue
+        await hass.config_entries.async_reload(entry.entry_id)
+        await hass.async_block_till_done()
+        assert entry.state is ConfigEntryState.LOADED
+        assert issue_registry.async_get_issue(DOMAIN, issue_id) is None
         await hass.config_entries.async_unload(entry.entry_id)
 
 

@@ -8,8 +8,8 @@ from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from homeassistant.const import CONF_SCAN_INTERVAL, Platform
-from homeassistant.exceptions import HomeAssistantError
-from homeassistant.helpers import device_registry as dr
+from homeassistant.exceptions import ConfigEntryAuthFailed, HomeAssistantError
+from homeassistant.helpers import device_registry as dr, issue_registry as ir
 from homeassistant.helpers.device_registry import CONNECTION_NETWORK_MAC, DeviceInfo
 from homeassistant.util import dt as dt_util
 
@@ -19,7 +19,7 @@ from ...coordinator import MeterLinkConfigEntry, MeterLinkCoordinator, MeterLink
 from ...helpers import error_translation
 from ...protocols.e3dc.client import RscpClient, Topology
 from ...protocols.e3dc.commands import HistoryPeriod
-from ...protocols.e3dc.errors import RscpResponseError
+from ...protocols.e3dc.errors import RscpPortalUnreachableError, RscpResponseError
 from ...protocols.errors import MeterLinkError
 from .const import (
     CLIENT_TIMEOUT,
@@ -43,6 +43,7 @@ if TYPE_CHECKING:
 
     from homeassistant.core import HomeAssistant
     from homeassistant.helpers.entity_platform import AddEntitiesCallback
+    from homeassistant.helpers.update_coordinator import UpdateFailed
 
     from ...protocols.capture import FrameCallback
     from ...protocols.e3dc.models import (
@@ -122,6 +123,17 @@ class E3dcCoordinator[DataT](MeterLinkCoordinator[DataT]):
         """Set up one cadence."""
         super().__init__(hass, entry, name=f"{entry.title} {kind}", update_interval=update_interval)
         self.runtime = runtime
+
+    async def _async_update_data(self) -> DataT:
+        """Fetch; a successful read clears the 'cannot reach E3/DC' repair issue."""
+        data = await super()._async_update_data()
+        self.runtime.update_portal_issue(None)
+        return data
+
+    def failed(self, err: MeterLinkError) -> ConfigEntryAuthFailed | UpdateFailed:
+        """Record a failure; a login refused for want of internet raises a repair issue."""
+        self.runtime.update_portal_issue(err)
+        return super().failed(err)
 
 
 class E3dcStaticCoordinator(E3dcCoordinator[E3dcStatic]):
@@ -302,6 +314,22 @@ class E3dcRuntime(MeterLinkRuntime):
             translation_key="e3dc_write_not_confirmed",
             translation_placeholders={"what": what, "wanted": str(wanted), "read": str(read)},
         )
+
+    def update_portal_issue(self, err: MeterLinkError | None) -> None:
+        """Show a repair issue while the E3/DC refuses logins because it is offline."""
+        issue_id = f"e3dc_portal_unreachable_{self.entry.entry_id}"
+        if isinstance(err, RscpPortalUnreachableError):
+            ir.async_create_issue(
+                self.hass,
+                DOMAIN,
+                issue_id,
+                is_fixable=False,
+                severity=ir.IssueSeverity.ERROR,
+                translation_key="e3dc_portal_unreachable",
+                translation_placeholders={"title": self.entry.title, "error": str(err)},
+            )
+        elif err is None:
+            ir.async_delete_issue(self.hass, DOMAIN, issue_id)
 
     # --- statistics ---------------------------------------------------------------------------
 
