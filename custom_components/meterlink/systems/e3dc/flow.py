@@ -144,7 +144,9 @@ class E3dcFlowMixin(ConfigFlow):
             result = await async_test(data)
             if (info := result.info) is not None:
                 await self.async_set_unique_id(info.serial)
-                self._abort_if_unique_id_configured(updates={CONF_HOST: data[CONF_HOST]})
+                self._abort_if_unique_id_configured(
+                    updates={CONF_HOST: data[CONF_HOST], CONF_PORT: data[CONF_PORT]}
+                )
                 return self.async_create_entry(
                     title=_title(info),
                     data={**data, CONF_SYSTEM: SYSTEM_KEY, CONF_SERIAL: info.serial},
