@@ -163,6 +163,10 @@ async def test_switches_numbers_and_button_are_confirmed(  # noqa: PLR0915 - one
         before_car = entity(entity_registry, "switch", "battery_before_car")
         await call(hass, "switch", "turn_off", before_car)
         assert settings.battery_before_car is False
+        enforce = entity(entity_registry, "switch", "enforce_power_assignment")
+        await call(hass, "switch", "turn_on", enforce)
+        assert settings.wb_enforce_power_assignment is True
+        assert state(hass, enforce).state == STATE_ON
         sun = entity(entity_registry, "switch", "wallbox_0_sun_mode")
         await call(hass, "switch", "turn_off", sun)
         assert box.sun_mode is False

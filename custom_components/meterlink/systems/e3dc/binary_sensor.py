@@ -101,6 +101,12 @@ POWER_LIMITS = E3dcBinarySensorDescription(
         None if d.details.power_settings is None else d.details.power_settings.power_limits_used
     ),
 )
+SG_READY = E3dcBinarySensorDescription(
+    key="sg_ready_active",
+    translation_key="e3dc_sg_ready_active",
+    value_fn=lambda d: None if d.details.sg_ready is None else d.details.sg_ready.active,
+    entity_registry_enabled_default=False,
+)
 MANUAL_CHARGE = E3dcBinarySensorDescription(
     key="manual_charge_active",
     translation_key="e3dc_manual_charge_active",
@@ -129,7 +135,7 @@ def build_binary_sensors(runtime: E3dcRuntime) -> Iterator[Entity]:
             description=description,
             source=_status,
         )
-    for description in (POWER_LIMITS, MANUAL_CHARGE):
+    for description in (POWER_LIMITS, MANUAL_CHARGE, SG_READY):
         yield E3dcBinarySensor(
             runtime,
             runtime.details,

@@ -213,6 +213,37 @@ BATTERY: tuple[E3dcSensorDescription, ...] = (
     ),
 )
 
+MODULE: tuple[E3dcSensorDescription, ...] = (
+    _pct(
+        "module_state_of_charge",
+        "state_of_charge_pct",
+        device_class=SensorDeviceClass.BATTERY,
+        entity_registry_enabled_default=False,
+    ),
+    _pct(
+        "module_state_of_health",
+        "state_of_health_pct",
+        suggested_display_precision=1,
+        entity_registry_enabled_default=False,
+    ),
+    _volt("module_voltage", "voltage_v", entity_registry_enabled_default=False),
+    E3dcSensorDescription(
+        key="module_cycles",
+        translation_key="e3dc_module_cycles",
+        value_fn=lambda m: m.cycles,
+        state_class=TI,
+        entity_category=DIAG,
+        entity_registry_enabled_default=False,
+    ),
+)
+
+SG_READY = E3dcSensorDescription(
+    key="sg_ready_state",
+    translation_key="e3dc_sg_ready_state",
+    value_fn=lambda sg: sg.state,
+    entity_registry_enabled_default=False,
+)
+
 STRING: tuple[E3dcSensorDescription, ...] = (
     _power("string_power", "power_w"),
     _volt("string_voltage", "voltage_v"),
@@ -348,6 +379,17 @@ def _meter(index: int, data: E3dcDetails) -> Any:
     return next((m for m in data.details.power_meters if m.index == index), None)
 
 
+def _module(index: int, module: int, data: E3dcDetails) -> Any:
+    battery = data.battery(index)
+    return (
+        None if battery is None else next((m for m in battery.modules if m.index == module), None)
+    )
+
+
+def _sg_ready(data: E3dcDetails) -> Any:
+    return data.details.sg_ready
+
+
 def _info(data: E3dcStatic) -> Any:
     return data.info
 
@@ -382,8 +424,12 @@ def build_sensors(runtime: E3dcRuntime) -> Iterator[Entity]:  # noqa: C901, PLR0
     yield E3dcSensor(
         runtime, details, MANUAL_CHARGE, key=MANUAL_CHARGE.key, device_info=system, source=_manual
     )
+    yield E3dcSensor(
+        runtime, details, SG_READY, key=SG_READY.key, device_info=system, source=_sg_ready
+    )
     topology = runtime.topology
-    for index in topology.batteries:
+    modules = topology.battery_modules or (0,) * len(topology.batteries)
+    for index, count in zip(topology.batteries, modules, strict=True):
         device = runtime.battery_device(index)
         for description in BATTERY:
             yield E3dcSensor(
@@ -394,6 +440,17 @@ def build_sensors(runtime: E3dcRuntime) -> Iterator[Entity]:  # noqa: C901, PLR0
                 device_info=device,
                 source=partial(_battery, index),
             )
+        for module in range(count):
+            for description in MODULE:
+                yield E3dcSensor(
+                    runtime,
+                    details,
+                    description,
+                    key=f"battery_{index}_module_{module}_{description.key}",
+                    device_info=device,
+                    source=partial(_module, index, module),
+                    placeholders={"module": str(module + 1)},
+                )
         yield MeterLinkLastReadSensor(
             details,
             unique_id=f"{runtime.serial}_battery_{index}_last_read",

@@ -29,7 +29,7 @@ def build_switches(runtime: E3dcRuntime) -> Iterator[Entity]:
         yield E3dcPowerSettingSwitch(runtime, setting)
     wallboxes = runtime.topology.wallboxes
     if wallboxes:
-        for setting in ("battery_to_car", "battery_before_car"):
+        for setting in ("battery_to_car", "battery_before_car", "enforce_power_assignment"):
             yield E3dcWallboxSettingSwitch(runtime, setting)
     for index in wallboxes:
         yield E3dcWallboxSwitch(runtime, index, "sun_mode")
@@ -139,7 +139,7 @@ class E3dcPowerSettingSwitch(E3dcEntity, SwitchEntity):
 
 
 class E3dcWallboxSettingSwitch(E3dcEntity, SwitchEntity):
-    """Battery to car (discharge the house battery into the car) or battery before car."""
+    """Battery to car, battery before car, or enforcing the wallbox power assignment."""
 
     _attr_entity_category = EntityCategory.CONFIG
 
@@ -153,9 +153,11 @@ class E3dcWallboxSettingSwitch(E3dcEntity, SwitchEntity):
     def _read(settings: WallboxSettings | None, setting: str) -> bool | None:
         if settings is None:
             return None
-        return (
-            settings.battery_to_car if setting == "battery_to_car" else settings.battery_before_car
-        )
+        if setting == "battery_to_car":
+            return settings.battery_to_car
+        if setting == "battery_before_car":
+            return settings.battery_before_car
+        return settings.enforce_power_assignment
 
     @property
     def is_on(self) -> bool | None:
@@ -181,8 +183,10 @@ class E3dcWallboxSettingSwitch(E3dcEntity, SwitchEntity):
         client = self.runtime.client
         if self._setting == "battery_to_car":
             echoed = await client.set_battery_to_car(on)
-        else:
+        elif self._setting == "battery_before_car":
             echoed = await client.set_battery_before_car(on)
+        else:
+            echoed = await client.set_wallbox_enforce_power_assignment(on)
         settings = await client.wallbox_settings()
         read = self._read(settings, self._setting)
         if not echoed or read is not on:
