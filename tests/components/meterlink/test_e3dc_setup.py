@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
+from freezegun.api import FrozenDateTimeFactory
 from homeassistant.config_entries import SOURCE_REAUTH, ConfigEntryState
 from homeassistant.const import ATTR_ENTITY_ID, STATE_OFF, STATE_ON, STATE_UNAVAILABLE
 from homeassistant.core import HomeAssistant
@@ -253,4 +255,27 @@ async def test_farm_members_and_stale_devices(
         assert remove(hass, entry, gone) is True
         assert remove(hass, entry, kept) is False
         assert remove(hass, entry, member) is False
+        await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_todays_energy_restarts_at_local_midnight(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory, entity_registry: er.EntityRegistry
+) -> None:
+    await hass.config.async_set_time_zone("Europe/Berlin")
+    freezer.move_to(datetime(2026, 6, 15, 21, 50, tzinfo=UTC))  # 23:50 in Berlin
+    async with e3dc_sim() as sim:
+        entry = add_entry(hass, sim)
+        await setup_entry(hass, entry)
+        solar = entity(entity_registry, "sensor", "solar_energy_today")
+        evening = float(state(hass, solar).state)
+        midnight = datetime(2026, 6, 14, 22, tzinfo=UTC).timestamp()
+        expected = sim.model.history(int(midnight), 86400)["pv"] / 1000
+        assert evening == pytest.approx(expected, abs=0.01)
+        assert evening > 10
+        freezer.move_to(datetime(2026, 6, 15, 22, 10, tzinfo=UTC))  # 00:10: a new day
+        await entry.runtime_data.details.async_refresh()
+        await hass.async_block_till_done()
+        night = state(hass, solar)
+        assert float(night.state) == 0.0  # taken as the day's new start, not held back
+        assert night.attributes["state_class"] == "total_increasing"
         await hass.config_entries.async_unload(entry.entry_id)
