@@ -13,6 +13,8 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 import voluptuous as vol
 
 from custom_components.meterlink.const import DOMAIN
+from custom_components.meterlink.protocols.e3dc.commands import PowerMode
+from custom_components.meterlink.protocols.e3dc.tags import RscpTag as T
 
 from .conftest import setup_entry
 from .e3dc_helpers import (
@@ -223,3 +225,68 @@ async def test_actions_check_the_entry(hass: HomeAssistant) -> None:
                 return_response=True,
             )
         assert err.value.translation_key == key
+
+
+async def test_power_mode_is_kept_then_released(hass: HomeAssistant) -> None:
+    async with e3dc_sim() as sim:
+        entry = add_entry(hass, sim)
+        await setup_entry(hass, entry)
+        settings = sim.model.settings
+        await hass.services.async_call(
+            DOMAIN,
+            "e3dc_set_power_mode",
+            {
+                "config_entry_id": entry.entry_id,
+                "mode": "grid_charge",
+                "power": 2000,
+                "duration": {"seconds": 25},
+            },
+            blocking=True,
+        )
+        assert (settings.power_mode, settings.power_mode_value) == (4, 2000)
+        sent = sim.stats.requests_by_tag[T.EMS_REQ_SET_POWER]
+        runtime = entry.runtime_data
+        assert runtime.power_mode == (PowerMode.GRID_CHARGE, 2000, 2)  # 25 s: two repeats
+        # what the 10-second timer runs (called here: firing timers would expire the
+        # client's own timeouts too)
+        for _ in range(2):
+            await runtime.async_keep_power_mode(dt_util.utcnow())
+        assert sim.stats.requests_by_tag[T.EMS_REQ_SET_POWER] == sent + 2
+        assert settings.power_mode == 4
+        await runtime.async_keep_power_mode(dt_util.utcnow())  # time is up: back to normal
+        assert settings.power_mode == 0
+        assert runtime.power_mode is None
+        await runtime.async_keep_power_mode(dt_util.utcnow())
+        assert sim.stats.requests_by_tag[T.EMS_REQ_SET_POWER] == sent + 3  # no longer sent
+        with pytest.raises(ServiceValidationError) as err:
+            await hass.services.async_call(
+                DOMAIN,
+                "e3dc_set_power_mode",
+                {"config_entry_id": entry.entry_id, "mode": "charge"},
+                blocking=True,
+            )
+        assert err.value.translation_key == "e3dc_power_mode_needs_power"
+        await hass.services.async_call(
+            DOMAIN,
+            "e3dc_set_power_mode",
+            {"config_entry_id": entry.entry_id, "mode": "idle"},
+            blocking=True,
+        )
+        assert settings.power_mode == 1
+        await hass.services.async_call(
+            DOMAIN,
+            "e3dc_set_power_mode",
+            {"config_entry_id": entry.entry_id, "mode": "normal"},
+            blocking=True,
+        )
+        assert settings.power_mode == 0
+        assert entry.runtime_data.power_mode is None
+        await hass.services.async_call(  # still forced when the entry unloads: timer stopped
+            DOMAIN,
+            "e3dc_set_power_mode",
+            {"config_entry_id": entry.entry_id, "mode": "discharge", "power": 500},
+            blocking=True,
+        )
+        assert settings.power_mode == 2
+        await hass.config_entries.async_unload(entry.entry_id)
+        assert runtime.power_mode is None

@@ -28,6 +28,9 @@ STATIC_INTERVAL: Final = timedelta(hours=1)
 PROBE_TIMEOUT: Final = 10.0
 CLIENT_TIMEOUT: Final = 10.0
 KEEPALIVE_S: Final = 30.0
+# a forced power mode lapses unless re-sent (hacs-e3dc re-sends every 10 s, fact sheet 3)
+POWER_MODE_REFRESH: Final = timedelta(seconds=10)
+MAX_POWER_MODE_DURATION: Final = timedelta(hours=24)
 
 # history import into long-term statistics
 IMPORT_BACKFILL: Final = timedelta(days=30)

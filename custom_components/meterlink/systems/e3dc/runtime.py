@@ -11,6 +11,7 @@ from homeassistant.const import CONF_SCAN_INTERVAL, Platform
 from homeassistant.exceptions import ConfigEntryAuthFailed, HomeAssistantError
 from homeassistant.helpers import device_registry as dr, issue_registry as ir
 from homeassistant.helpers.device_registry import CONNECTION_NETWORK_MAC, DeviceInfo
+from homeassistant.helpers.event import async_track_time_interval
 from homeassistant.util import dt as dt_util
 
 from ...capture import FrameCapture
@@ -18,7 +19,7 @@ from ...const import CONF_CAPTURE_FRAMES, DOMAIN, LOGGER
 from ...coordinator import MeterLinkConfigEntry, MeterLinkCoordinator, MeterLinkRuntime
 from ...helpers import error_translation
 from ...protocols.e3dc.client import RscpClient, Topology
-from ...protocols.e3dc.commands import HistoryPeriod
+from ...protocols.e3dc.commands import HistoryPeriod, PowerMode
 from ...protocols.e3dc.errors import RscpPortalUnreachableError, RscpResponseError
 from ...protocols.errors import MeterLinkError
 from .const import (
@@ -35,13 +36,14 @@ from .const import (
     DETAILS_INTERVAL,
     KEEPALIVE_S,
     MANUFACTURER,
+    POWER_MODE_REFRESH,
     STATIC_INTERVAL,
 )
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-    from homeassistant.core import HomeAssistant
+    from homeassistant.core import CALLBACK_TYPE, HomeAssistant
     from homeassistant.helpers.entity_platform import AddEntitiesCallback
     from homeassistant.helpers.update_coordinator import UpdateFailed
 
@@ -205,6 +207,8 @@ class E3dcRuntime(MeterLinkRuntime):
         self.importer: E3dcStatisticsImporter | None = None
         self._import_task: asyncio.Task[None] | None = None
         self._last_import: datetime | None = None
+        self.power_mode: tuple[PowerMode, int, int] | None = None  # mode, W, repeats left
+        self._power_mode_unsub: CALLBACK_TYPE | None = None
 
     # --- devices ------------------------------------------------------------------------------
 
@@ -331,6 +335,45 @@ class E3dcRuntime(MeterLinkRuntime):
         elif err is None:
             ir.async_delete_issue(self.hass, DOMAIN, issue_id)
 
+    async def async_set_power_mode(
+        self, mode: PowerMode, power_w: int, duration: timedelta
+    ) -> None:
+        """Force a battery power mode for ``duration``, re-sent so the device keeps it.
+
+        The device falls back to normal operation unless the request is repeated (fact sheet
+        3: hacs-e3dc re-sends it every 10 s); NORMAL ends a forced mode at once.
+        """
+        self._cancel_power_mode()
+        await self.client.set_power_mode(mode, power_w)
+        if mode is PowerMode.NORMAL:
+            return
+        repeats = int(duration / POWER_MODE_REFRESH)  # counted, not clocked: no drift
+        self.power_mode = (mode, power_w, repeats)
+        self._power_mode_unsub = async_track_time_interval(
+            self.hass, self.async_keep_power_mode, POWER_MODE_REFRESH
+        )
+
+    async def async_keep_power_mode(self, _now: datetime) -> None:
+        """Re-send the forced mode; back to normal once its time is up."""
+        if self.power_mode is None:
+            return
+        mode, power_w, repeats = self.power_mode
+        try:
+            if repeats <= 0:
+                self._cancel_power_mode()
+                await self.client.set_power_mode(PowerMode.NORMAL, 0)
+            else:
+                self.power_mode = (mode, power_w, repeats - 1)
+                await self.client.set_power_mode(mode, power_w)
+        except MeterLinkError as err:
+            LOGGER.warning("E3/DC %s: power mode not refreshed: %s", self.entry.title, err)
+
+    def _cancel_power_mode(self) -> None:
+        self.power_mode = None
+        if self._power_mode_unsub is not None:
+            self._power_mode_unsub()
+            self._power_mode_unsub = None
+
     # --- statistics ---------------------------------------------------------------------------
 
     def schedule_import(self) -> None:
@@ -362,7 +405,8 @@ class E3dcRuntime(MeterLinkRuntime):
     # --- life cycle ---------------------------------------------------------------------------
 
     async def async_shutdown(self) -> None:
-        """Stop the import and close the connection."""
+        """Stop the import and a forced power mode's refresh, and close the connection."""
+        self._cancel_power_mode()
         if self._import_task is not None and not self._import_task.done():
             self._import_task.cancel()
             await asyncio.gather(self._import_task, return_exceptions=True)

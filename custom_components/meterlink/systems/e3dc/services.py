@@ -15,10 +15,10 @@ import voluptuous as vol
 
 from ...const import CONF_SYSTEM, DOMAIN
 from ...helpers import call_translated
-from ...protocols.e3dc.commands import HistoryPeriod
+from ...protocols.e3dc.commands import HistoryPeriod, PowerMode
 from ...protocols.e3dc.models import IdlePeriod
 from ..base import MeterLinkAction
-from .const import SYSTEM_KEY
+from .const import MAX_POWER_MODE_DURATION, POWER_MODE_REFRESH, SYSTEM_KEY
 
 if TYPE_CHECKING:
     from ...protocols.e3dc.models import HistoryTotals, PowerSettings
@@ -38,6 +38,9 @@ ATTR_TYPE: Final = "type"
 ATTR_DAY: Final = "day"
 ATTR_ACTIVE: Final = "active"
 ATTR_END: Final = "end"
+ATTR_MODE: Final = "mode"
+ATTR_POWER: Final = "power"
+ATTR_DURATION: Final = "duration"
 
 MAX_POWER_W: Final = 100_000  # far above any E3/DC; the device clamps to its own rating
 MAX_MANUAL_CHARGE_WH: Final = 100_000
@@ -279,6 +282,41 @@ async def async_set_idle_period(call: ServiceCall) -> ServiceResponse:
     return {"idle_periods": [_period_response(p) for p in periods]}
 
 
+POWER_MODES: Final = {
+    "normal": PowerMode.NORMAL,
+    "idle": PowerMode.IDLE,
+    "discharge": PowerMode.DISCHARGE,
+    "charge": PowerMode.CHARGE,
+    "grid_charge": PowerMode.GRID_CHARGE,
+}
+SET_POWER_MODE_SCHEMA: Final = vol.Schema(
+    {
+        vol.Required(ATTR_CONFIG_ENTRY_ID): cv.string,
+        vol.Required(ATTR_MODE): vol.In(list(POWER_MODES)),
+        vol.Optional(ATTR_POWER, default=0): _WATTS,
+        vol.Optional(ATTR_DURATION, default={"hours": 1}): vol.All(
+            cv.positive_time_period,
+            vol.Range(min=POWER_MODE_REFRESH, max=MAX_POWER_MODE_DURATION),
+        ),
+    }
+)
+
+
+async def async_set_power_mode(call: ServiceCall) -> ServiceResponse:
+    """Force idle, charge, discharge or grid charge for a while (normal ends it)."""
+    runtime = _runtime(call.hass, call.data[ATTR_CONFIG_ENTRY_ID])
+    mode = POWER_MODES[call.data[ATTR_MODE]]
+    power: int = call.data[ATTR_POWER]
+    if mode in (PowerMode.DISCHARGE, PowerMode.CHARGE, PowerMode.GRID_CHARGE) and power <= 0:
+        raise ServiceValidationError(
+            translation_domain=DOMAIN,
+            translation_key="e3dc_power_mode_needs_power",
+            translation_placeholders={"mode": call.data[ATTR_MODE]},
+        )
+    await call_translated(runtime.async_set_power_mode(mode, power, call.data[ATTR_DURATION]))
+    return None
+
+
 ACTIONS: Final = (
     MeterLinkAction(
         name="e3dc_start_manual_charge",
@@ -296,6 +334,11 @@ ACTIONS: Final = (
         schema=GET_HISTORY_SCHEMA,
         handler=async_get_history,
         supports_response=SupportsResponse.ONLY,
+    ),
+    MeterLinkAction(
+        name="e3dc_set_power_mode",
+        schema=SET_POWER_MODE_SCHEMA,
+        handler=async_set_power_mode,
     ),
     MeterLinkAction(
         name="e3dc_get_idle_periods",
