@@ -279,3 +279,21 @@ async def test_todays_energy_restarts_at_local_midnight(
         assert float(night.state) == 0.0  # taken as the day's new start, not held back
         assert night.attributes["state_class"] == "total_increasing"
         await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_new_farm_member_is_added_on_the_hourly_discovery(
+    hass: HomeAssistant, device_registry: dr.DeviceRegistry
+) -> None:
+    async with e3dc_sim() as sim:
+        entry = add_entry(hass, sim)
+        await setup_entry(hass, entry)
+        ident = (DOMAIN, f"{SERIAL}_farm_S10-729000000002")
+        assert device_registry.async_get_device({ident}) is None
+        sim.farm_members = [("S10-729000000002", "Stable")]
+        await entry.runtime_data.static.async_refresh()
+        await hass.async_block_till_done()  # the entry reloads with the new part
+        assert entry.state is ConfigEntryState.LOADED
+        device = device_registry.async_get_device({ident})
+        assert device is not None
+        assert device.name == "E3/DC farm member Stable"
+        await hass.config_entries.async_unload(entry.entry_id)

@@ -147,6 +147,11 @@ class E3dcStaticCoordinator(E3dcCoordinator[E3dcStatic]):
         info = await client.system_info()
         topology = await client.discover()
         farm = await client.farm_devices()
+        known = self.data
+        if known is not None and (topology != known.topology or farm != known.farm):
+            # a battery, wallbox or farm member came or went: rebuild devices and entities
+            LOGGER.info("%s: parts changed (%s), reloading", self.name, topology)
+            self.hass.config_entries.async_schedule_reload(self.config_entry.entry_id)
         return E3dcStatic(info=info, topology=topology, farm=farm)
 
 
