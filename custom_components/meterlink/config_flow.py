@@ -11,13 +11,16 @@ from .const import CONF_SYSTEM, DOMAIN
 from .systems import SYSTEMS
 from .systems.dcs import DcsFlowMixin
 from .systems.dlms import DlmsFlowMixin
+from .systems.e3dc import E3dcFlowMixin
 from .systems.ekm import EkmFlowMixin
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
 
-class MeterLinkConfigFlow(DcsFlowMixin, DlmsFlowMixin, EkmFlowMixin, ConfigFlow, domain=DOMAIN):
+class MeterLinkConfigFlow(
+    DcsFlowMixin, DlmsFlowMixin, EkmFlowMixin, E3dcFlowMixin, ConfigFlow, domain=DOMAIN
+):
     """Add a MeterLink device: pick its type, then that type's steps take over."""
 
     VERSION = 1

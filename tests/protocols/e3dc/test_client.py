@@ -529,3 +529,20 @@ async def test_toggles_are_never_sent_twice(client: RscpClient, sim: E3dcSimulat
     assert sim.model.wallboxes[0].charging is True
     assert client.connected is False
     assert (await client.poll_live()).pv_power_w is not None  # reconnects at once
+
+
+async def test_single_wallbox_and_wallbox_settings_reads(
+    client: RscpClient, sim: E3dcSimulator
+) -> None:
+    await client.set_wallbox_max_current(0, 12)
+    before = sim.stats.frames
+    box = await client.wallbox(0)
+    assert sim.stats.frames == before + 1
+    assert (box.index, box.name, box.max_charge_current_a) == (0, "Garage", 12)
+    assert await client.set_battery_to_car(True) is True
+    settings = await client.wallbox_settings()
+    assert settings.battery_to_car is True
+    assert settings.battery_before_car is sim.model.settings.battery_before_car
+    assert settings.discharge_battery_until_pct == sim.model.settings.wb_discharge_bat_until
+    missing = await client.wallbox(5)
+    assert missing.max_charge_current_a is None

@@ -488,6 +488,15 @@ class RscpClient:
             sg_ready=_sg_ready(by_tag.get(T.SGR_DATA)),
         )
 
+    async def wallbox(self, index: int) -> Wallbox:
+        """Read one wallbox (one round trip; to confirm a wallbox write)."""
+        reply = _require(await self.request([commands.wallbox(index)]), T.WB_DATA)
+        return Wallbox.from_item(reply)
+
+    async def wallbox_settings(self) -> WallboxSettings:
+        """Read the EMS settings that steer wallboxes (one round trip)."""
+        return WallboxSettings.from_items(await self.request(commands.wallbox_settings()))
+
     async def farm_devices(self) -> tuple[FarmDevice, ...]:
         """List the members of a farm (empty when this E3/DC is not a farm master)."""
         reply = await self.request(commands.nones(T.FARM_REQ_CONNECTED_DEVICES))
