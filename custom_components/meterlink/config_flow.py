@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from homeassistant.config_entries import ConfigEntry, ConfigFlow, ConfigFlowResult, OptionsFlow
+from homeassistant.config_entries import (
+    ConfigEntry,
+    ConfigFlow,
+    ConfigFlowResult,
+    ConfigSubentryFlow,
+    OptionsFlow,
+)
 from homeassistant.core import callback
 
 from .const import CONF_SYSTEM, DOMAIN
@@ -12,12 +18,15 @@ from .systems import SYSTEMS
 from .systems.dcs import DcsFlowMixin
 from .systems.dlms import DlmsFlowMixin
 from .systems.ekm import EkmFlowMixin
+from .systems.scada import ScadaFlowMixin
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
 
-class MeterLinkConfigFlow(DcsFlowMixin, DlmsFlowMixin, EkmFlowMixin, ConfigFlow, domain=DOMAIN):
+class MeterLinkConfigFlow(
+    DcsFlowMixin, DlmsFlowMixin, EkmFlowMixin, ScadaFlowMixin, ConfigFlow, domain=DOMAIN
+):
     """Add a MeterLink device: pick its type, then that type's steps take over."""
 
     VERSION = 1
@@ -55,3 +64,12 @@ class MeterLinkConfigFlow(DcsFlowMixin, DlmsFlowMixin, EkmFlowMixin, ConfigFlow,
         """Return whether the entry's device type has options."""
         system = SYSTEMS.get(config_entry.data.get(CONF_SYSTEM, ""))
         return system is not None and system.options_flow is not None
+
+    @classmethod
+    @callback
+    def async_get_supported_subentry_types(
+        cls, config_entry: ConfigEntry
+    ) -> dict[str, type[ConfigSubentryFlow]]:
+        """Return the subentry flows of the entry's device type (SCADA: its terms)."""
+        system = SYSTEMS.get(config_entry.data.get(CONF_SYSTEM, ""))
+        return dict(system.subentry_flows) if system is not None else {}

@@ -11,10 +11,11 @@ from typing import TYPE_CHECKING, Final
 from .dcs import DCS_SYSTEM
 from .dlms import DLMS_SYSTEM
 from .ekm import EKM_SYSTEM
+from .scada import SCADA_SYSTEM
 
 if TYPE_CHECKING:
     from .base import MeterLinkSystem
 
 SYSTEMS: Final[dict[str, MeterLinkSystem]] = {
-    system.key: system for system in (DCS_SYSTEM, DLMS_SYSTEM, EKM_SYSTEM)
+    system.key: system for system in (DCS_SYSTEM, DLMS_SYSTEM, EKM_SYSTEM, SCADA_SYSTEM)
 }
