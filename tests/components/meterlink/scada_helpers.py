@@ -22,7 +22,7 @@ FAST_TIMING = {
     "reconnect_delay_s": 0.01,
     "reconnect_delay_max_s": 0.02,
     "t0_s": 2.0,
-    "t1_s": 2.0,
+    "t1_s": 0.6,
     "t2_s": 0.2,
     "t3_s": 5.0,
     "first_connect_s": 3.0,

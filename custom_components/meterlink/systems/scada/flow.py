@@ -8,11 +8,10 @@ template (the UI form of PyDataColl's device / term / item CRUD).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, Literal
 
 from homeassistant.config_entries import ConfigFlow, ConfigSubentryFlow, OptionsFlow
 from homeassistant.const import CONF_SCAN_INTERVAL
-from homeassistant.exceptions import TemplateError
 from homeassistant.helpers.selector import (
     BooleanSelector,
     NumberSelector,
@@ -26,14 +25,12 @@ from homeassistant.helpers.selector import (
     TextSelector,
     TextSelectorConfig,
 )
-from homeassistant.helpers.template import Template
 import voluptuous as vol
 
-from ...const import CONF_CAPTURE_FRAMES, CONF_SYSTEM, LOGGER
+from ...const import CONF_CAPTURE_FRAMES, CONF_SYSTEM
 from ...helpers import async_list_serial_ports, normalise_serial_url
 from ...protocols.errors import (
     MeterLinkConnectionError,
-    MeterLinkError,
     MeterLinkTimeoutError,
 )
 from ...protocols.iec104.errors import Iec104Error
@@ -122,12 +119,9 @@ def _connection_error(err: Exception) -> ScadaFlowError:
     """Translate a failed connection test into a form error."""
     if isinstance(err, MeterLinkTimeoutError):
         return ScadaFlowError("timeout", str(err))
-    if isinstance(err, MeterLinkConnectionError):
+    if isinstance(err, MeterLinkConnectionError | OSError):
         return ScadaFlowError("cannot_connect", str(err))
-    if isinstance(err, MeterLinkError):
-        return ScadaFlowError("scada_bad_answer", str(err))
-    LOGGER.exception("Unexpected error testing a SCADA channel")
-    return ScadaFlowError("unknown", str(err))
+    return ScadaFlowError("scada_bad_answer", str(err))
 
 
 async def probe_channel(data: Mapping[str, Any]) -> None:
@@ -160,7 +154,9 @@ def channel_title(data: Mapping[str, Any]) -> str:
     return f"{_TITLES[protocol]} {data[CONF_HOST]}:{data[CONF_PORT]}"
 
 
-def _box(low: float, high: float, step: float = 1, unit: str | None = None) -> NumberSelector:
+def _box(
+    low: float, high: float, step: float | Literal["any"] = 1, unit: str | None = None
+) -> NumberSelector:
     """A number box."""
     config = NumberSelectorConfig(min=low, max=high, step=step, mode=NumberSelectorMode.BOX)
     if unit is not None:
@@ -391,7 +387,7 @@ class ScadaOptionsFlow(OptionsFlow):
 
 def _optional_number(name: str, low: float = -1e12, high: float = 1e12) -> dict[Any, Any]:
     """An optional free number field."""
-    return {vol.Optional(name): _box(low, high, step=0.000001)}
+    return {vol.Optional(name): _box(low, high, step="any")}
 
 
 def _item_schema(protocol: Protocol, *, with_key: bool) -> vol.Schema:
@@ -432,8 +428,8 @@ def _item_schema(protocol: Protocol, *, with_key: bool) -> vol.Schema:
                 vol.Required("select_before_operate", default=False): BooleanSelector(),
             }
         )
-    fields[vol.Required("scale", default=1.0)] = _box(-1e9, 1e9, step=0.000001)
-    fields[vol.Required("offset", default=0.0)] = _box(-1e9, 1e9, step=0.000001)
+    fields[vol.Required("scale", default=1.0)] = _box(-1e9, 1e9, step="any")
+    fields[vol.Required("offset", default=0.0)] = _box(-1e9, 1e9, step="any")
     fields.update(_ha_fields())
     return vol.Schema(fields)
 
@@ -589,9 +585,8 @@ class ScadaTermSubentryFlow(ConfigSubentryFlow):
     def _validate(self, cells: dict[str, Any], others: list[dict[str, Any]]) -> None:
         """Check an item from a form; raise ScadaFlowError on the field that is wrong."""
         try:
+            # the template selector has already checked a formula's syntax
             validate_item(self._protocol, self._term(), cells, others)
-            if "formula" in cells:
-                Template(cells["formula"], self.hass).ensure_valid()
         except ItemError as err:
             field = (
                 err.field
@@ -599,8 +594,6 @@ class ScadaTermSubentryFlow(ConfigSubentryFlow):
                 else "base"
             )
             raise ScadaFlowError("invalid_item", str(err), field) from err
-        except TemplateError as err:
-            raise ScadaFlowError("invalid_formula", str(err), "formula") from err
         if len(others) >= MAX_ITEMS:
             raise ScadaFlowError("too_many_items", str(MAX_ITEMS))
 
