@@ -600,6 +600,9 @@ class ScadaRuntime(MeterLinkRuntime):
             raise Iec104ConnectionError(msg)
         for term in self.terms:
             await client.interrogation(term.term)
+            # integrated totals are not part of a general interrogation (101, 7.4.5 / 7.4.8)
+            if any(i.iec104 and i.iec104.type_id is TypeId.M_IT_NA_1 for i in term.items):
+                await client.counter_interrogation(term.term)
         return self._publish(dt_util.utcnow())
 
     @callback
@@ -656,7 +659,7 @@ class ScadaRuntime(MeterLinkRuntime):
 
     async def _stale_tick(self, now: datetime) -> None:
         """Re-check stale timeouts between updates (push channels get no poll)."""
-        if self.coordinator.data is not None and self._check_stale(dt_util.utcnow()):
+        if self.coordinator.data is not None and self._check_stale(now):
             self.coordinator.async_set_updated_data(dict(self.states))
 
     # --- read now / write ---------------------------------------------------------------------
