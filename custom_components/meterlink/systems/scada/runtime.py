@@ -76,7 +76,7 @@ from .const import (
 from .items import ItemError, ScadaItem, parse_items
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Callable, Mapping
 
     from homeassistant.core import HomeAssistant
     from homeassistant.helpers.entity_platform import AddEntitiesCallback
@@ -310,6 +310,7 @@ class ScadaRuntime(MeterLinkRuntime):
         """Build the client and coordinator; nothing is opened yet."""
         self.hass = hass
         self.entry = entry
+        self.clock: Callable[[], datetime] = dt_util.utcnow  # tests move it
         self.protocol = Protocol(entry.data[CONF_PROTOCOL])
         self.capture = FrameCapture.for_secrets(
             enabled=bool(entry.options.get(CONF_CAPTURE_FRAMES, False)), secrets=[]
@@ -577,7 +578,7 @@ class ScadaRuntime(MeterLinkRuntime):
         result = await self.poller.poll()
         if self.poller.points and not result.values and result.errors:
             raise next(iter(result.errors.values()))
-        now = dt_util.utcnow()
+        now = self.clock()
         self._ingest_modbus(result.values, result.errors, now)
         return self._publish(now)
 
@@ -603,12 +604,12 @@ class ScadaRuntime(MeterLinkRuntime):
             # integrated totals are not part of a general interrogation (101, 7.4.5 / 7.4.8)
             if any(i.iec104 and i.iec104.type_id is TypeId.M_IT_NA_1 for i in term.items):
                 await client.counter_interrogation(term.term)
-        return self._publish(dt_util.utcnow())
+        return self._publish(self.clock())
 
     @callback
     def _on_asdu(self, asdu: Asdu) -> None:
         """Take monitor data (spontaneous, interrogated, periodic) into the states."""
-        now = dt_util.utcnow()
+        now = self.clock()
         kind = base_type(asdu.type_id)
         touched = False
         for obj in asdu.objects:
@@ -639,7 +640,7 @@ class ScadaRuntime(MeterLinkRuntime):
         """Publish the values that arrived (coalesced per event-loop turn)."""
         self._push_scheduled = False
         if self.iec104 is not None and self.iec104.connected:
-            self.coordinator.pushed(self._publish(dt_util.utcnow()))
+            self.coordinator.pushed(self._publish(self.clock()))
 
     @callback
     def _on_link_state(self, connected: bool, error: Exception | None) -> None:
@@ -659,14 +660,14 @@ class ScadaRuntime(MeterLinkRuntime):
 
     async def _stale_tick(self, now: datetime) -> None:
         """Re-check stale timeouts between updates (push channels get no poll)."""
-        if self.coordinator.data is not None and self._check_stale(now):
+        if self.coordinator.data is not None and self._check_stale(self.clock()):
             self.coordinator.async_set_updated_data(dict(self.states))
 
     # --- read now / write ---------------------------------------------------------------------
 
     async def async_read(self, items: list[ScadaItem]) -> dict[str, ItemState]:
         """Read items now (device_call); returns their states after the data check."""
-        now = dt_util.utcnow()
+        now = self.clock()
         if self.protocol.is_modbus:
             assert self.modbus is not None  # noqa: S101
             points = [i.modbus for i in items if i.modbus is not None]
@@ -706,7 +707,7 @@ class ScadaRuntime(MeterLinkRuntime):
                 translation_key="scada_not_writable",
                 translation_placeholders={"item": item.name},
             )
-        now = dt_util.utcnow()
+        now = self.clock()
         try:
             if item.modbus is not None:
                 assert self.modbus is not None  # noqa: S101
