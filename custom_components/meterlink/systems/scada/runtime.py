@@ -22,7 +22,11 @@ from homeassistant.exceptions import (
     ServiceValidationError,
     TemplateError,
 )
-from homeassistant.helpers import device_registry as dr, issue_registry as ir
+from homeassistant.helpers import (
+    device_registry as dr,
+    entity_registry as er,
+    issue_registry as ir,
+)
 from homeassistant.helpers.device_registry import DeviceInfo
 from homeassistant.helpers.event import async_track_time_interval
 from homeassistant.helpers.template import Template
@@ -881,6 +885,7 @@ async def async_setup_scada_entry(hass: HomeAssistant, entry: MeterLinkConfigEnt
         await runtime.async_shutdown()
         raise
     dr.async_get(hass).async_get_or_create(config_entry_id=entry.entry_id, **runtime.channel_device)
+    _remove_gone_entities(hass, runtime)
     subentries = _subentry_snapshot(entry)
 
     async def _async_subentries_changed(hass: HomeAssistant, entry: MeterLinkConfigEntry) -> None:
@@ -890,6 +895,19 @@ async def async_setup_scada_entry(hass: HomeAssistant, entry: MeterLinkConfigEnt
 
     entry.async_on_unload(entry.add_update_listener(_async_subentries_changed))
     return runtime
+
+
+def _remove_gone_entities(hass: HomeAssistant, runtime: ScadaRuntime) -> None:
+    """Remove the entities of items that were removed from their term (or changed platform)."""
+    prefix = f"scada_{runtime.entry.entry_id}_"
+    wanted: set[tuple[str, str]] = {(f"{prefix}last_read", Platform.SENSOR.value)}
+    wanted |= {(f"{prefix}{t.term}_last_read", Platform.SENSOR.value) for t in runtime.terms}
+    wanted |= {(f"{prefix}{i.uid}", i.platform.value) for i in runtime.items.values()}
+    registry = er.async_get(hass)
+    for entity in er.async_entries_for_config_entry(registry, runtime.entry.entry_id):
+        gone = (entity.unique_id, entity.domain) not in wanted
+        if gone and entity.unique_id.startswith(prefix):
+            registry.async_remove(entity.entity_id)
 
 
 def _subentry_snapshot(entry: MeterLinkConfigEntry) -> dict[str, Any]:
