@@ -9,6 +9,7 @@ from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers import device_registry as dr, entity_registry as er
 import pytest
 
+from custom_components.meterlink import async_remove_config_entry_device
 from custom_components.meterlink.const import DOMAIN
 from simulators.modbus.server import ExceptionRule
 
@@ -132,3 +133,39 @@ async def test_setup_retries_when_the_device_is_down(hass: HomeAssistant) -> Non
         entry = scada_entry(hass, port)
         await setup_entry(hass, entry)
         assert entry.state is ConfigEntryState.SETUP_RETRY
+
+
+async def test_rtu_over_tcp_and_serial_bridge_channels(hass: HomeAssistant) -> None:
+    with fast_timing():
+        async with modbus_simulator(rtu=True) as sim:
+            for protocol in ("modbus_rtu_over_tcp", "modbus_rtu_serial"):
+                entry = scada_entry(hass, sim.port, protocol=protocol)
+                await setup_entry(hass, entry)
+                assert entry.state is ConfigEntryState.LOADED, protocol
+                assert hass.states.get("sensor.meter_1_power").state == "500"
+                await hass.services.async_call(
+                    "switch", "toggle", {"entity_id": "switch.meter_1_relay"}, blocking=True
+                )
+                await unload(hass, entry)
+                await hass.config_entries.async_remove(entry.entry_id)
+            assert await sim.get_values(1, "coil", 0) == [False]  # toggled twice
+
+
+async def test_stale_devices_can_be_removed(
+    hass: HomeAssistant, device_registry: dr.DeviceRegistry
+) -> None:
+    with fast_timing():
+        async with modbus_simulator() as sim:
+            entry = scada_entry(hass, sim.port)
+            await setup_entry(hass, entry)
+            term = device_registry.async_get_device({(DOMAIN, f"scada_{entry.entry_id}_1")})
+            channel = device_registry.async_get_device({(DOMAIN, f"scada_{entry.entry_id}")})
+            gone = device_registry.async_get_or_create(
+                config_entry_id=entry.entry_id, identifiers={(DOMAIN, f"scada_{entry.entry_id}_9")}
+            )
+            assert term is not None
+            assert channel is not None
+            assert not await async_remove_config_entry_device(hass, entry, term)
+            assert not await async_remove_config_entry_device(hass, entry, channel)
+            assert await async_remove_config_entry_device(hass, entry, gone)
+            await unload(hass, entry)

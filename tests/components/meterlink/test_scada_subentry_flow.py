@@ -191,6 +191,13 @@ async def test_add_edit_remove_items(hass: HomeAssistant) -> None:
 
 async def test_iec104_item_form(hass: HomeAssistant) -> None:
     entry = scada_entry(hass, 2404, protocol="iec104", terms=[term(1, [], "Station 1")])
+    result = await hass.config_entries.subentries.async_init(
+        (entry.entry_id, "scada_term"), context={"source": SOURCE_USER}
+    )
+    assert result["description_placeholders"]["low"] == "1"
+    assert result["description_placeholders"]["high"] == "65534"
+    templates = [o["value"] for o in result["data_schema"].schema["template"].config["options"]]
+    assert templates == ["none", "iec104_station"]
     result = await reconfigure(hass, entry, "add_item")
     assert "ioa" in result["data_schema"].schema
     result = await hass.config_entries.subentries.async_configure(
@@ -202,10 +209,12 @@ async def test_iec104_item_form(hass: HomeAssistant) -> None:
             "select_before_operate": True,
             "scale": 1.0,
             "offset": 0.0,
+            "unit": "",
         },
     )
     assert result["reason"] == "item_added"
     assert items_of(entry)[0]["type"] == "double_command"
+    assert "unit" not in items_of(entry)[0]
 
 
 async def test_import_good_bad_and_json(hass: HomeAssistant) -> None:

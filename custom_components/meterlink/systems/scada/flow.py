@@ -483,7 +483,6 @@ class ScadaTermSubentryFlow(ConfigSubentryFlow):
     """Add a term (from a template or empty); edit its items, import a point list."""
 
     _item_key: str | None = None
-    _pending_import: list[dict[str, Any]] | None = None
 
     @property
     def _protocol(self) -> Protocol:
