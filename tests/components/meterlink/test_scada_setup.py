@@ -169,3 +169,22 @@ async def test_stale_devices_can_be_removed(
             assert not await async_remove_config_entry_device(hass, entry, channel)
             assert await async_remove_config_entry_device(hass, entry, gone)
             await unload(hass, entry)
+
+
+async def test_a_refused_register_only_takes_its_item_down(hass: HomeAssistant) -> None:
+    with fast_timing():
+        async with modbus_simulator() as sim:
+            entry = scada_entry(hass, sim.port)
+            await setup_entry(hass, entry)
+            # a hole in the device's map: the merged read is refused, then read point by point
+            sim.faults.exception_rules.append(
+                ExceptionRule(unit_id=1, start=20, end=24, table="holding_register", code=2)
+            )
+            await entry.runtime_data.coordinator.async_refresh()
+            assert hass.states.get("sensor.meter_1_serial_number").state == STATE_UNAVAILABLE
+            assert hass.states.get("number.meter_1_set_point").state == "42.0"
+            assert hass.states.get("sensor.meter_1_power").state == "500"
+            serial = entry.runtime_data.diagnostics()["terms"][0]["items"]["serial"]["state"]
+            assert serial["quality"] == "error"
+            assert "ILLEGAL DATA ADDRESS" in serial["error"]
+            await unload(hass, entry)
