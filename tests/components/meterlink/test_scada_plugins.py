@@ -47,7 +47,7 @@ ITEMS = [
 ]
 
 
-async def test_data_checks_and_formulas(
+async def test_data_checks_and_formulas(  # noqa: PLR0915 - one story, one simulator
     hass: HomeAssistant, issue_registry: ir.IssueRegistry
 ) -> None:
     with fast_timing():
@@ -98,6 +98,15 @@ async def test_data_checks_and_formulas(
             await coordinator.async_refresh()
             assert hass.states.get("sensor.meter_1_level").state == "100"
             assert runtime.stats["1_level"].last_reason == "rate"
+            # the same level again: a real step, not a spike; a lone spike stays rejected
+            await coordinator.async_refresh()
+            assert hass.states.get("sensor.meter_1_level").state == "1100"
+            await sim.set_values(1, "holding_register", 10, [5000])
+            await coordinator.async_refresh()
+            await sim.set_values(1, "holding_register", 10, [1101])
+            await coordinator.async_refresh()
+            assert hass.states.get("sensor.meter_1_level").state == "1101"
+            assert runtime.stats["1_level"].rejected == 2
             # stale: the temperature did not change for longer than its timeout
             assert hass.states.get("sensor.meter_1_temperature").state == "20"
             later = dt_util.utcnow() + timedelta(seconds=90)

@@ -145,6 +145,7 @@ class CheckStats:
     consecutive: int = 0
     last_reason: str | None = None
     last_rejected_value: PointValue | None = None
+    last_rejected_at: datetime | None = None
     issue: bool = False
 
 
@@ -463,7 +464,12 @@ class ScadaRuntime(MeterLinkRuntime):
                 last=float(last) if isinstance(last, int | float) else None,
                 elapsed_s=elapsed,
             )
+            if reason == "rate" and self._settled(
+                previous, stats, float(value), now, check.max_rate
+            ):
+                reason = None  # a step, not a spike: the new level held since the last reading
             if reason is not None:
+                stats.last_rejected_at = now
                 stats.rejected += 1
                 stats.consecutive += 1
                 stats.last_reason = reason
@@ -486,6 +492,27 @@ class ScadaRuntime(MeterLinkRuntime):
         track.accepted_at = now
         track.stale_counted = False
         self.states[uid] = ItemState(value=value, quality=quality, timestamp=stamp, raw=value)
+
+    @staticmethod
+    def _settled(
+        previous: ItemState | None,
+        stats: CheckStats,
+        value: float,
+        now: datetime,
+        max_rate: float | None,
+    ) -> bool:
+        """Whether a rate-rejected reading repeats the previous rejected one (a real step)."""
+        if previous is None or previous.error != "rate" or max_rate is None:
+            return False
+        raw = previous.raw
+        if (
+            isinstance(raw, bool)
+            or not isinstance(raw, int | float)
+            or stats.last_rejected_at is None
+        ):
+            return False
+        elapsed = (now - stats.last_rejected_at).total_seconds()
+        return abs(value - raw) <= max_rate * max(elapsed, 1e-3)
 
     def _check_stale(self, now: datetime) -> bool:
         """Mark items whose value has not changed / arrived within their stale timeout."""
