@@ -40,6 +40,24 @@ async def test_iec104_values_commands_and_reboot(hass: HomeAssistant) -> None:
             )
             sim.set_quality(11, spontaneous=True)
             await wait_for_state(hass, "sensor.station_1_power", lambda s: s.state == "30.25")
+            # read now (C_RD_NA_1): values with quality and the device's time tag
+            station = dr.async_get(hass).async_get_device({(DOMAIN, f"scada_{entry.entry_id}_1")})
+            assert station is not None
+            sim.set_value(21, False)
+            response = await hass.services.async_call(
+                DOMAIN,
+                "scada_read_items",
+                {"device_id": station.id, "items": ["alarm", "power", "relay"]},
+                blocking=True,
+                return_response=True,
+            )
+            assert response is not None
+            read = {i["key"]: i for i in response["items"]}
+            assert read["alarm"]["value"] is False
+            assert read["alarm"]["quality"] == "good"
+            assert read["power"]["value"] == 30.25
+            assert read["relay"]["value"] is None  # a command has nothing to read
+            assert hass.states.get("binary_sensor.station_1_alarm").state == STATE_OFF
             # commands: direct, select-before-operate, set-point; confirmed by the outstation
             await hass.services.async_call(
                 "switch", "turn_on", {"entity_id": "switch.station_1_relay"}, blocking=True
@@ -76,8 +94,6 @@ async def test_iec104_values_commands_and_reboot(hass: HomeAssistant) -> None:
             await wait_for_state(
                 hass, "sensor.station_1_power", lambda s: s.state == STATE_UNAVAILABLE
             )
-            station = dr.async_get(hass).async_get_device({(DOMAIN, f"scada_{entry.entry_id}_1")})
-            assert station is not None
             with pytest.raises(HomeAssistantError) as info:  # the entity is skipped: the action
                 await hass.services.async_call(
                     DOMAIN,

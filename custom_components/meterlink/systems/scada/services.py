@@ -91,9 +91,11 @@ async def _read_items(call: ServiceCall) -> ServiceResponse:
     else:
         items = [item for term in terms for item in term.items]
     from ...helpers import call_translated  # noqa: PLC0415
+    from .runtime import ItemState  # noqa: PLC0415 - avoids an import cycle
 
     states = await call_translated(runtime.async_read(items))
-    return {ATTR_ITEMS: [_response(item, states[item.uid]) for item in items if item.uid in states]}
+    unknown = ItemState(value=None, quality="unknown", timestamp=None)
+    return {ATTR_ITEMS: [_response(item, states.get(item.uid, unknown)) for item in items]}
 
 
 async def _write_item(call: ServiceCall) -> ServiceResponse:
