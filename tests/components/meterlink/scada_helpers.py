@@ -18,14 +18,14 @@ from simulators.iec104.server import Iec104Simulator
 from simulators.modbus.server import ModbusSimulator
 
 FAST_TIMING = {
-    "timeout_s": 0.5,
+    "timeout_s": 2.0,
     "reconnect_delay_s": 0.01,
     "reconnect_delay_max_s": 0.02,
     "t0_s": 2.0,
-    "t1_s": 0.6,
+    "t1_s": 1.5,
     "t2_s": 0.2,
     "t3_s": 5.0,
-    "first_connect_s": 3.0,
+    "first_connect_s": 6.0,
 }
 
 MODBUS_ITEMS: list[dict[str, Any]] = [

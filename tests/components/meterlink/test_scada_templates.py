@@ -5,7 +5,6 @@ from __future__ import annotations
 from homeassistant.config_entries import SOURCE_RECONFIGURE, SOURCE_USER
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
-import pytest
 
 from custom_components.meterlink.systems.scada.const import Protocol
 from custom_components.meterlink.systems.scada.items import parse_items
@@ -25,16 +24,15 @@ def int32_low_word_first(value: int) -> list[int]:
     return [raw & 0xFFFF, raw >> 16]
 
 
-@pytest.mark.parametrize("key", sorted(TEMPLATES))
-def test_every_template_parses(key: str) -> None:
-    template = TEMPLATES[key]
-    protocol = Protocol.MODBUS_TCP if template.modbus else Protocol.IEC104
-    result = load_template(key, protocol, 5)
-    assert result.errors == []
-    assert len(result.items) >= 8
-    items, errors = parse_items(protocol, 5, result.items)
-    assert errors == []
-    assert all(item.term == 5 for item in items)
+def test_every_template_parses() -> None:
+    for key, template in TEMPLATES.items():
+        protocol = Protocol.MODBUS_TCP if template.modbus else Protocol.IEC104
+        result = load_template(key, protocol, 5)
+        assert result.errors == [], key
+        assert len(result.items) >= 8, key
+        items, errors = parse_items(protocol, 5, result.items)
+        assert errors == [], key
+        assert all(item.term == 5 for item in items)
 
 
 async def test_e3dc_template_reads_the_power_station(hass: HomeAssistant) -> None:
