@@ -122,3 +122,4 @@ async def test_data_checks_and_formulas(  # noqa: PLR0915 - one story, one simul
                 is not None
             )
             await unload(hass, entry)
+            assert not [i for i in issue_registry.issues.values() if i.domain == DOMAIN]

@@ -863,6 +863,10 @@ class ScadaRuntime(MeterLinkRuntime):
         for unsub in self._unsub:
             unsub()
         self._unsub.clear()
+        # a data check issue belongs to the running channel; it comes back if the fault does
+        for item in self.items.values():
+            if self.stats[item.uid].issue:
+                self._clear_issue(item)
         if self.supervisor is not None:
             await self.supervisor.stop()
         if self.modbus is not None:
