@@ -103,9 +103,10 @@ async def test_data_checks_and_formulas(  # noqa: PLR0915 - one story, one simul
             assert hass.states.get("sensor.meter_1_level").state == "1100"
             await sim.set_values(1, "holding_register", 10, [5000])
             await coordinator.async_refresh()
-            await sim.set_values(1, "holding_register", 10, [1101])
+            assert hass.states.get("sensor.meter_1_level").attributes["quality"] == "rejected"
+            await sim.set_values(1, "holding_register", 10, [1100])
             await coordinator.async_refresh()
-            assert hass.states.get("sensor.meter_1_level").state == "1101"
+            assert hass.states.get("sensor.meter_1_level").attributes["quality"] == "good"
             assert runtime.stats["1_level"].rejected == 2
             # stale: the temperature did not change for longer than its timeout
             assert hass.states.get("sensor.meter_1_temperature").state == "20"
