@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from homeassistant.config_entries import ConfigEntry, ConfigFlow, ConfigFlowResult, OptionsFlow
+from homeassistant.config_entries import (
+    ConfigEntry,
+    ConfigFlow,
+    ConfigFlowResult,
+    ConfigSubentryFlow,
+    OptionsFlow,
+)
 from homeassistant.core import callback
 
 from .const import CONF_SYSTEM, DOMAIN
@@ -13,13 +19,20 @@ from .systems.dcs import DcsFlowMixin
 from .systems.dlms import DlmsFlowMixin
 from .systems.e3dc import E3dcFlowMixin
 from .systems.ekm import EkmFlowMixin
+from .systems.scada import ScadaFlowMixin
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
 
 class MeterLinkConfigFlow(
-    DcsFlowMixin, DlmsFlowMixin, EkmFlowMixin, E3dcFlowMixin, ConfigFlow, domain=DOMAIN
+    DcsFlowMixin,
+    DlmsFlowMixin,
+    E3dcFlowMixin,
+    EkmFlowMixin,
+    ScadaFlowMixin,
+    ConfigFlow,
+    domain=DOMAIN,
 ):
     """Add a MeterLink device: pick its type, then that type's steps take over."""
 
@@ -58,3 +71,12 @@ class MeterLinkConfigFlow(
         """Return whether the entry's device type has options."""
         system = SYSTEMS.get(config_entry.data.get(CONF_SYSTEM, ""))
         return system is not None and system.options_flow is not None
+
+    @classmethod
+    @callback
+    def async_get_supported_subentry_types(
+        cls, config_entry: ConfigEntry
+    ) -> dict[str, type[ConfigSubentryFlow]]:
+        """Return the subentry flows of the entry's device type (SCADA: its terms)."""
+        system = SYSTEMS.get(config_entry.data.get(CONF_SYSTEM, ""))
+        return dict(system.subentry_flows) if system is not None else {}

@@ -16,6 +16,9 @@ def _parse() -> argparse.Namespace:
     parser.add_argument("--port", type=int, default=5020)
     parser.add_argument("--units", default="1,2,3", help="comma-separated unit ids")
     parser.add_argument("--rtu", action="store_true", help="RTU framing over TCP")
+    parser.add_argument(
+        "--size", type=int, default=2000, help="addresses per table (E3/DC maps need 40200)"
+    )
     parser.add_argument("--latency-ms", type=float, default=0.0, help="delay per request")
     parser.add_argument("--change-interval", type=float, default=1.0, help="s between changes")
     parser.add_argument(
@@ -32,6 +35,7 @@ async def _main(args: argparse.Namespace) -> None:
         port=args.port,
         unit_ids=tuple(int(u) for u in args.units.split(",")),
         rtu=args.rtu,
+        size=args.size,
         change_interval_s=args.change_interval or None,
     )
     sim.faults.latency_s = args.latency_ms / 1000

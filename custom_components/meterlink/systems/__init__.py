@@ -12,10 +12,12 @@ from .dcs import DCS_SYSTEM
 from .dlms import DLMS_SYSTEM
 from .e3dc import E3DC_SYSTEM
 from .ekm import EKM_SYSTEM
+from .scada import SCADA_SYSTEM
 
 if TYPE_CHECKING:
     from .base import MeterLinkSystem
 
 SYSTEMS: Final[dict[str, MeterLinkSystem]] = {
-    system.key: system for system in (DCS_SYSTEM, DLMS_SYSTEM, EKM_SYSTEM, E3DC_SYSTEM)
+    system.key: system
+    for system in (DCS_SYSTEM, DLMS_SYSTEM, E3DC_SYSTEM, EKM_SYSTEM, SCADA_SYSTEM)
 }

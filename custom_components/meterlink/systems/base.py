@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from homeassistant.core import ServiceCall, ServiceResponse, SupportsResponse
@@ -10,7 +10,7 @@ from homeassistant.core import ServiceCall, ServiceResponse, SupportsResponse
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Coroutine
 
-    from homeassistant.config_entries import OptionsFlow
+    from homeassistant.config_entries import ConfigSubentryFlow, OptionsFlow
     from homeassistant.const import Platform
     from homeassistant.core import HomeAssistant
     from homeassistant.helpers.device_registry import DeviceEntry
@@ -45,3 +45,4 @@ class MeterLinkSystem:
     remove_device: Callable[[HomeAssistant, MeterLinkConfigEntry, DeviceEntry], bool] | None = None
     actions: tuple[MeterLinkAction, ...] = ()
     redact: frozenset[str] = frozenset()
+    subentry_flows: dict[str, type[ConfigSubentryFlow]] = field(default_factory=dict)

@@ -84,6 +84,8 @@ async def test_module_prints_one_line_and_serves():
         "4",
         "--change-interval",
         "0",
+        "--size",
+        "40200",
         cwd=ROOT,
         stdout=asyncio.subprocess.PIPE,
     )
@@ -98,8 +100,10 @@ async def test_module_prints_one_line_and_serves():
         client = AsyncModbusTcpClient("127.0.0.1", port=int(match[1]), reconnect_delay=0)
         await client.connect()
         rr = await client.read_holding_registers(0, count=1, **{UNIT_KEYWORD: 4})
+        high = await client.read_holding_registers(40100, count=4, **{UNIT_KEYWORD: 4})
         client.close()
         assert rr.registers == [0]
+        assert high.registers == [0, 0, 0, 0]  # --size reaches the E3/DC register map
     finally:
         proc.terminate()
         await proc.wait()
