@@ -51,6 +51,9 @@ system_log:
 OWNER = ("E2E Owner", "owner", "e2e-password-1")
 DCS_PASSWORD = "e2e-dcs-secret"
 EKM_METERS = ("300001285", "300001317")
+E3DC_USER = "e2e@example.com"
+E3DC_KEY = "e2e-rscp-key"
+E3DC_PASSWORDS = ("e2e-portal-1", "e2e-portal-2")  # before and after the password change
 
 
 def free_port() -> int:
@@ -77,6 +80,14 @@ class Simulators:
     ekm: SimulatorProcess
     dlms: SimulatorProcess
     dlms_port: int
+    e3dc: SimulatorProcess
+    e3dc_port: int
+
+    def restart_e3dc(self, password: str) -> None:
+        """Restart the E3/DC on the same port with another portal password."""
+        self.e3dc.stop()
+        self.e3dc = e3dc_simulator(self.e3dc_port, password)
+        self.e3dc.start()
 
     @property
     def ekm_pty(self) -> str:
@@ -89,10 +100,18 @@ class Simulators:
         return self.ekm.line.split("tcp ", 1)[1].split(",", 1)[0].split(";", 1)[0].strip()
 
 
+def e3dc_simulator(port: int, password: str) -> SimulatorProcess:
+    """Return the E3/DC simulator (not started) with a portal password."""
+    return SimulatorProcess(
+        "e3dc",
+        ["--port", str(port), "--rscp-key", E3DC_KEY, "--user", E3DC_USER, "--password", password],
+    )
+
+
 @pytest.fixture(scope="session")
 def simulators() -> Iterator[Simulators]:
     """Start the DCS, EKM (pty + TCP) and DLMS simulators."""
-    dlms_port = free_port()
+    dlms_port, e3dc_port = free_port(), free_port()
     sims = Simulators(
         dcs=SimulatorProcess(
             "dcs",
@@ -103,15 +122,17 @@ def simulators() -> Iterator[Simulators]:
         ),
         dlms=SimulatorProcess("dlms", ["--port", str(dlms_port), "--transport", "wrapper"]),
         dlms_port=dlms_port,
+        e3dc=e3dc_simulator(e3dc_port, E3DC_PASSWORDS[0]),
+        e3dc_port=e3dc_port,
     )
     started: list[SimulatorProcess] = []
     try:
-        for sim in (sims.dcs, sims.ekm, sims.dlms):
+        for sim in (sims.dcs, sims.ekm, sims.dlms, sims.e3dc):
             sim.start()
             started.append(sim)
         yield sims
     finally:
-        for sim in started:
+        for sim in [*started, sims.e3dc]:  # stop() is idempotent
             sim.stop()
 
 

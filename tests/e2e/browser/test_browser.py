@@ -13,10 +13,11 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from custom_components.meterlink.protocols.e3dc.client import RscpClient
 from custom_components.meterlink.protocols.ekm.client import EkmBus
 from custom_components.meterlink.protocols.ekm.models import EkmV4Reading
 
-from .conftest import DCS_PASSWORD, EKM_METERS, OWNER
+from .conftest import DCS_PASSWORD, E3DC_KEY, E3DC_PASSWORDS, E3DC_USER, EKM_METERS, OWNER
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -192,3 +193,111 @@ def test_dlms_meter_with_registers_from_its_object_list(
     ui.finish()
     (entry,) = [e for e in api.entries("meterlink") if e["entry_id"] not in before]
     assert entry["state"] == "loaded"
+
+
+def entity_ending(api: HassApi, domain: str, suffix: str) -> str:
+    """Return the one entity id of a domain ending with ``suffix``."""
+    found = [
+        s["entity_id"]
+        for s in api.states()
+        if s["entity_id"].startswith(f"{domain}.") and s["entity_id"].endswith(suffix)
+    ]
+    assert len(found) == 1, (domain, suffix, found)
+    return found[0]
+
+
+def test_ekm_options_poll_faster(ui: Ui, simulators: Simulators) -> None:
+    """The bus's options (Configure on its entry): poll every 5 seconds."""
+    ui.goto("/config/integrations/integration/meterlink")
+    row = ui.page.locator("ha-md-list-item").filter(has=ui.page.get_by_text(simulators.ekm_pty))
+    row.get_by_role("button", name="Configure").first.click()
+    ui.dialog_text(re.compile("interval", re.IGNORECASE))
+    ui.fill_labelled("Polling interval", "5")
+    ui.shot("ekm-options")
+    ui.forward()
+    ui.dialog_text(re.compile("saved", re.IGNORECASE))
+
+
+def e3dc_switches(simulators: Simulators, password: str) -> dict[str, bool | None]:
+    """Read the simulated E3/DC's smart-home switches with our own RSCP client."""
+
+    async def read() -> dict[str, bool | None]:
+        client = RscpClient(
+            host="127.0.0.1",
+            port=simulators.e3dc_port,
+            username=E3DC_USER,
+            password=password,
+            rscp_key=E3DC_KEY,
+            keepalive_s=None,
+        )
+        async with client:
+            return {str(s.name): s.is_on for s in await client.switches()}
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, read()).result(timeout=60)
+
+
+def test_e3dc_wrong_key_then_add(ui: Ui, simulators: Simulators, api: HassApi) -> None:
+    """The E3/DC form: a wrong RSCP key is named as such; the right one adds the system."""
+    ui.add_meterlink("E3/DC home power station")
+    ui.dialog_text("E3/DC home power station")
+    ui.fill(host="127.0.0.1", username=E3DC_USER, password=E3DC_PASSWORDS[0])
+    ui.fill(rscp_key="not-the-key")
+    ui.fill_labelled("Port", str(simulators.e3dc_port))
+    ui.forward()
+    ui.dialog_text("the RSCP key is wrong")
+    assert "Traceback" not in ui.page.content()
+    ui.shot("e3dc-wrong-key")
+    ui.fill(rscp_key=E3DC_KEY, password=E3DC_PASSWORDS[0])
+    ui.shot("e3dc-form")
+    ui.forward()
+    ui.finish()
+    e3dc = [e for e in api.entries("meterlink") if e["title"].startswith("E3/DC")]
+    assert [e["state"] for e in e3dc] == ["loaded"], api.entries("meterlink")
+
+
+def test_e3dc_smart_home_switch_from_the_device_page(
+    ui: Ui, simulators: Simulators, api: HassApi
+) -> None:
+    """Switch the heat pump on from the system's page; the simulated E3/DC switches it."""
+    assert e3dc_switches(simulators, E3DC_PASSWORDS[0])["Heat pump"] is False
+    ui.open_device("E3/DC S10 E")
+    ui.dialog_text("Heat pump")
+    ui.shot("e3dc-device")
+    switch = entity_ending(api, "switch", "heat_pump")
+    ui.page.get_by_role("switch", name=re.compile("Heat pump")).first.click()
+    eventually(lambda: state(api, switch) == "on")
+    assert e3dc_switches(simulators, E3DC_PASSWORDS[0])["Heat pump"] is True
+    ui.shot("e3dc-switch-on")
+
+
+def test_e3dc_reauth_after_the_password_changed(
+    ui: Ui, simulators: Simulators, api: HassApi
+) -> None:
+    """The portal password changes: Home Assistant asks again, the person enters the new one."""
+    simulators.restart_e3dc(E3DC_PASSWORDS[1])
+    # the next poll is refused; Home Assistant starts a reauth flow, which the integrations
+    # page offers once it is (re)loaded
+    reconfigure = ui.page.get_by_role("button", name=re.compile("^reconfigure$", re.IGNORECASE))
+
+    def offered() -> bool:
+        ui.goto("/config/integrations/dashboard")
+        return reconfigure.count() > 0
+
+    eventually(offered, timeout=90)
+    ui.shot("e3dc-reauth-offered")
+    ui.page.get_by_role("button", name=re.compile("^reconfigure$", re.IGNORECASE)).first.click()
+    ui.dialog_text("Sign in to the E3/DC again")
+    ui.fill(password=E3DC_PASSWORDS[1], rscp_key=E3DC_KEY)
+    ui.shot("e3dc-reauth")
+    ui.forward()
+    ui.dialog_text(re.compile("signed in again", re.IGNORECASE))
+    ui.shot("e3dc-reauth-done")
+    ui.page.get_by_role("button", name=re.compile("^(finish|close)$", re.IGNORECASE)).last.click()
+    e3dc = next(e for e in api.entries("meterlink") if e["title"].startswith("E3/DC"))
+    eventually(
+        lambda: (
+            next(e for e in api.entries("meterlink") if e["entry_id"] == e3dc["entry_id"])["state"]
+            == "loaded"
+        )
+    )
