@@ -98,6 +98,32 @@ def demo_devices() -> list[DemoDevice]:
                 {},  # the registers MeterLink suggests from the object list
             ],
         ),
+        DemoDevice(
+            system="e3dc",
+            sim_args=[
+                "--host",
+                "127.0.0.1",
+                "--port",
+                "18084",
+                "--rscp-key",
+                "demo-rscp-key",
+                "--user",
+                "demo@example.com",
+                "--password",
+                "demo-password",
+            ],
+            title_hint="E3/DC",
+            steps=[
+                {"next_step_id": "e3dc"},
+                {
+                    "host": "127.0.0.1",
+                    "port": 18084,
+                    "username": "demo@example.com",
+                    "password": "demo-password",
+                    "rscp_key": "demo-rscp-key",
+                },
+            ],
+        ),
     ]
 
 
