@@ -28,17 +28,23 @@ _MODEL_PARSERS = tuple(
 )
 
 
-def _use_items(items: tuple[codec.RscpItem, ...]) -> None:
-    """Walk decoded items the way the client does: names, values, and every model parser."""
+def _walk(items: tuple[codec.RscpItem, ...], depth: int = 0) -> None:
+    """Touch every item's name and error state, as logging and the client do."""
     for entry in items:
         _ = entry.name, entry.is_error
-        if isinstance(entry.value, tuple):
-            _use_items(entry.children)
-        for parser in _MODEL_PARSERS:
-            name = parser.__name__
-            if name == "from_items":
-                h.call(parser, items)
-            elif parser.__qualname__.startswith("HistoryTotals"):
+        if isinstance(entry.value, tuple) and depth < codec.MAX_DEPTH:
+            _walk(entry.children, depth + 1)
+
+
+def _use_items(items: tuple[codec.RscpItem, ...]) -> None:
+    """Use a frame's items the way the client does: every model parser on its top-level items."""
+    _walk(items)
+    for parser in _MODEL_PARSERS:
+        if parser.__name__ == "from_items":
+            h.call(parser, items)
+            continue
+        for entry in items:
+            if parser.__qualname__.startswith("HistoryTotals"):
                 h.call(parser, entry, start=0, span_s=3600)
                 h.call(models.HistoryTotals.series_from_item, entry, start=0, interval_s=900)
             else:

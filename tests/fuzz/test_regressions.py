@@ -2,11 +2,23 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 
 from custom_components.meterlink.protocols.dlms import mbus
 from custom_components.meterlink.protocols.dlms.errors import DlmsFramingError
 from custom_components.meterlink.protocols.dlms.push import DlmsPushDecoder, PushFraming
+from custom_components.meterlink.protocols.e3dc.codec import (
+    RscpItem,
+    container,
+    decode_frame,
+    encode_frame,
+    item,
+)
+from custom_components.meterlink.protocols.e3dc.errors import RscpProtocolError
+from custom_components.meterlink.protocols.e3dc.models import MAX_GRAPH_INDEX, HistoryTotals
+from custom_components.meterlink.protocols.e3dc.tags import RscpTag, RscpType
 from custom_components.meterlink.protocols.iec104.codec import decode_time, encode_time
 from custom_components.meterlink.protocols.iec104.errors import Iec104ProtocolError
 from custom_components.meterlink.protocols.iec104.models import CP56Time2a
@@ -75,3 +87,42 @@ def test_mbus_reassembler_under_limit_still_joins() -> None:
     results = [join.add(frame) for frame in frames]
     assert results[-1] == bytes(range(256)) * 3
     assert all(result is None for result in results[:-1])
+
+
+def _history(*graph_indexes: float) -> RscpItem:
+    """A DB_HISTORY_DATA_DAY reply with one value container per graph index, sent and decoded."""
+    values = [
+        container(
+            RscpTag.DB_VALUE_CONTAINER,
+            item(RscpTag.DB_GRAPH_INDEX, RscpType.FLOAT32, index),
+            item(RscpTag.DB_DC_POWER, RscpType.FLOAT32, 1250.0),
+        )
+        for index in graph_indexes
+    ]
+    frame = decode_frame(encode_frame([container(RscpTag.DB_HISTORY_DATA_DAY, *values)]))
+    return frame.items[0]
+
+
+@pytest.mark.parametrize("index", [5.0e10, -1.0, math.inf, math.nan, MAX_GRAPH_INDEX + 1.0])
+def test_e3dc_history_graph_index_out_of_range_is_typed(index: float) -> None:
+    """bench.fuzz.e3dc: a huge DB_GRAPH_INDEX raised OverflowError/OSError building the time."""
+    reply = _history(0.0, index)
+    with pytest.raises(RscpProtocolError, match="DB_GRAPH_INDEX of history value 1 is"):
+        HistoryTotals.series_from_item(reply, start=1_700_000_000, interval_s=900)
+
+
+def test_e3dc_history_start_out_of_range_is_typed() -> None:
+    """A start no datetime can hold is a typed error too (not OverflowError)."""
+    with pytest.raises(RscpProtocolError, match="history interval start"):
+        HistoryTotals.from_item(_history(0.0), start=10**15, span_s=900)
+
+
+def test_e3dc_history_graph_index_in_range_still_places_values() -> None:
+    """Valid indexes still place each value at start + index * interval."""
+    series = HistoryTotals.series_from_item(
+        _history(0.0, 3.0),
+        start=1_700_000_000,
+        interval_s=900,
+    )
+    assert [entry.start.timestamp() for entry in series] == [1_700_000_000, 1_700_002_700]
+    assert series[1].solar_production_wh == 1250.0
