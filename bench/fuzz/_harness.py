@@ -91,6 +91,17 @@ def chunks(payload: bytes, selector: int) -> Iterator[bytes]:
         pos += size
 
 
+def pieces(payload: bytes, selector: int) -> Iterator[bytes]:
+    """Chunks of ``payload`` (``chunks``), or, if bit 0 of ``selector`` is set, the whole
+    payload 64 times (a long stream at little cost, to catch buffers that grow across frames).
+    """
+    if selector & 1:
+        for _ in range(64):
+            yield payload
+    else:
+        yield from chunks(payload, selector >> 1)
+
+
 def drain[T](next_event: Callable[[], T | None], *, budget: int, resumable: bool = True) -> list[T]:
     """Call ``next_event`` until it returns None and return the events.
 

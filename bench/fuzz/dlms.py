@@ -1,8 +1,8 @@
 """Fuzz DLMS: wrapper, HDLC, M-Bus and mode E framing, A-XDR data and (ciphered) push APDUs.
 
-Input: one selector byte, then the payload. The low 4 bits pick the path; bit 4 repeats a
-streamed payload 64 times (to catch buffers that grow across frames); the top bits vary the
-chunk sizes.
+Input: one selector byte, then the payload. The low 4 bits pick the path; bit 4 feeds a
+streamed payload 64 times whole (to catch buffers that grow across frames), else the top bits
+vary the chunk sizes.
 """
 
 from __future__ import annotations
@@ -34,7 +34,6 @@ _BOUNDS = {
     "ModeELineDecoder": 64 + CHUNK,
 }
 _SECURITIES = tuple(DlmsSecurity)
-_STREAMED = frozenset({0, 1, 3, 4, 10, 11})  # the modes that feed a stream decoder
 
 
 def _use_data(item: axdr.DataItem, depth: int = 0) -> None:
@@ -54,7 +53,7 @@ def _stream(decoder: Any, next_event: Callable[[], object], data: bytes, sel: in
     """Feed ``decoder`` chunks, draining events after each; its buffer must stay bounded."""
     name = type(decoder).__name__
     events: list[Any] = []
-    for piece in h.chunks(data, sel):
+    for piece in h.pieces(data, sel):
         decoder.feed(piece)
         events += h.drain(next_event, budget=len(decoder._buffer))  # noqa: SLF001
         h.check_bounded(name, len(decoder._buffer), _BOUNDS[name])  # noqa: SLF001
@@ -88,7 +87,7 @@ def _push_stream(data: bytes, sel: int, framing: push.PushFraming) -> None:
     decoder = push.DlmsPushDecoder(framing=framing, block_cipher_key=EK, authentication_key=AK)
     inner = decoder._hdlc if framing is push.PushFraming.HDLC else decoder._mbus  # noqa: SLF001
     name = type(inner).__name__
-    for piece in h.chunks(data, sel):
+    for piece in h.pieces(data, sel):
         decoder.feed(piece)
         h.drain(decoder.next_notification, budget=len(inner._buffer))  # noqa: SLF001
         h.check_bounded(name, len(inner._buffer), _BOUNDS[name])  # noqa: SLF001
@@ -124,8 +123,6 @@ def one_input(data: bytes) -> None:  # noqa: C901, PLR0912 - one branch per path
     """Run one input through the path its selector byte picks."""
     sel, payload = h.split(data)
     mode, sel = sel & 15, sel >> 4
-    if sel & 1 and mode in _STREAMED:
-        payload *= 64
     if mode == 0:
         wrapper = WrapperDecoder()
         _stream(wrapper, wrapper.next_frame, payload, sel)
