@@ -33,7 +33,6 @@ def _readings(layout: codec.Layout, sel: int, body: bytes) -> None:
             msg = f"{len(rows)} readings from {budget} bytes"
             raise h.UnboundedError(msg)
         h.check_bounded("DcsReadingsDecoder", len(decoder._buf), BOUND)  # noqa: SLF001
-        h.call(lambda: decoder.header)
     h.call(decoder.close)
     h.call(lambda: decoder.header)
 
