@@ -34,11 +34,17 @@ def _with_crc(payload: bytes) -> bytes:
 
 
 def _client_stream(payload: bytes, sel: int) -> None:
-    """Feed the client decoder chunks, expecting a block, then an ACK, then a block, ..."""
+    """Feed the client decoder chunks, expecting a block, then an ACK, then a block, ...
+
+    With bit 1 of ``sel`` the decoder stays idle after its first frame (no exchange waiting,
+    as between polls) while the rest of the stream arrives: it must not keep those bytes.
+    """
     decoder = codec.EkmDecoder()
     want_block = bool(sel & 1)
+    stay_idle = bool(sel & 2)
+    idle = False
     decoder.expect_block() if want_block else decoder.expect_ack()
-    for piece in h.chunks(payload, sel >> 1):
+    for piece in h.pieces(payload, sel >> 2):
         decoder.feed(piece)
         try:
             event = decoder.next_event()
@@ -48,10 +54,13 @@ def _client_stream(payload: bytes, sel: int) -> None:
             decoder.expect_block() if want_block else decoder.expect_ack()
         if isinstance(event, codec.EkmBlockFrame):
             _decode(event.raw, _BLOCKS[sel % 3])
-        if event is not None:
+        if event is not None and stay_idle:
+            idle = True
+        elif event is not None and not idle:
             want_block = not want_block
             decoder.expect_block() if want_block else decoder.expect_ack()
-        h.check_bounded("EkmDecoder", decoder.buffered, BOUND)
+        # Bytes after a complete frame stay until the next exchange clears them: one read.
+        h.check_bounded("EkmDecoder", decoder.buffered, BOUND + len(piece))
 
 
 def _meter_stream(payload: bytes, sel: int) -> None:

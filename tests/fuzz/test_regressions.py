@@ -19,6 +19,7 @@ from custom_components.meterlink.protocols.e3dc.codec import (
 from custom_components.meterlink.protocols.e3dc.errors import RscpProtocolError
 from custom_components.meterlink.protocols.e3dc.models import MAX_GRAPH_INDEX, HistoryTotals
 from custom_components.meterlink.protocols.e3dc.tags import RscpTag, RscpType
+from custom_components.meterlink.protocols.ekm.codec import EkmAck, EkmDecoder
 from custom_components.meterlink.protocols.iec104.codec import decode_time, encode_time
 from custom_components.meterlink.protocols.iec104.errors import Iec104ProtocolError
 from custom_components.meterlink.protocols.iec104.models import CP56Time2a
@@ -126,3 +127,19 @@ def test_e3dc_history_graph_index_in_range_still_places_values() -> None:
     )
     assert [entry.start.timestamp() for entry in series] == [1_700_000_000, 1_700_002_700]
     assert series[1].solar_production_wh == 1250.0
+
+
+def test_ekm_decoder_drops_bytes_between_exchanges() -> None:
+    """bench.fuzz.ekm: bytes arriving with no exchange waiting piled up in the buffer forever."""
+    decoder = EkmDecoder()
+    decoder.expect_ack()
+    decoder.feed(b"\x06")
+    assert isinstance(decoder.next_event(), EkmAck)
+    for _ in range(1000):  # a chatty RS-485 bus between two polls
+        decoder.feed(b"\x02noise" * 20)
+        assert decoder.next_event() is None
+    assert decoder.buffered == 0
+    # The next exchange still reads its frame.
+    decoder.expect_ack()
+    decoder.feed(b"\x86")  # ACK with a 7E1 parity bit
+    assert isinstance(decoder.next_event(), EkmAck)
