@@ -22,7 +22,7 @@ CORPUS = Path(__file__).parent / "corpus"
 PACKAGE = "custom_components.meterlink"
 # libFuzzer flags every harness gets unless the command line sets them: a slow input (a hang) or
 # a memory blow-up is a crash, and inputs are kept small enough that both mean a real bug.
-DEFAULT_FLAGS = ("-timeout=10", "-rss_limit_mb=2048", "-max_len=8192")
+DEFAULT_FLAGS = ("-timeout=10", "-rss_limit_mb=2048")
 
 _typed: tuple[type[BaseException], ...] = ()
 
@@ -143,12 +143,12 @@ def _replay(one_input: Callable[[bytes], None], paths: list[Path]) -> int:
     return count
 
 
-def run(name: str, one_input: Callable[[bytes], None]) -> None:
+def run(name: str, one_input: Callable[[bytes], None], *, max_len: int = 8192) -> None:
     """Fuzz ``one_input`` with libFuzzer flags from the command line; seeds from corpus/<name>.
 
     With no corpus directory on the command line, new inputs go to a temporary directory and
-    the committed seeds (bench/fuzz/corpus/<name>) are only read. Without atheris the corpus is
-    replayed once.
+    the committed seeds (bench/fuzz/corpus/<name>) are only read. ``max_len`` is the default
+    largest input. Without atheris the corpus is replayed once.
     """
     args = sys.argv[1:]
     flags = [arg for arg in args if arg.startswith("-")]
@@ -161,7 +161,7 @@ def run(name: str, one_input: Callable[[bytes], None]) -> None:
     given = {flag.split("=", 1)[0] for flag in flags}
     artifacts = Path(tempfile.gettempdir()) / "meterlink-fuzz" / name
     artifacts.mkdir(parents=True, exist_ok=True)
-    defaults = (*DEFAULT_FLAGS, f"-artifact_prefix={artifacts}/")
+    defaults = (*DEFAULT_FLAGS, f"-max_len={max_len}", f"-artifact_prefix={artifacts}/")
     flags += [flag for flag in defaults if flag.split("=", 1)[0] not in given]
     if not dirs:
         # libFuzzer exits the process without unwinding, so this directory is left for the
