@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib.util
+import os
 from pathlib import Path
 import sys
 import tempfile
@@ -13,6 +14,8 @@ from typing import TYPE_CHECKING, Any
 try:
     import atheris  # type: ignore[import-untyped,unused-ignore]
 except ImportError:  # the harnesses still replay their corpus without atheris
+    atheris = None
+if os.environ.get("METERLINK_FUZZ_REPLAY"):  # replay the corpus once, even with atheris
     atheris = None
 
 if TYPE_CHECKING:
@@ -156,7 +159,7 @@ def run(name: str, one_input: Callable[[bytes], None], *, max_len: int = 8192) -
     seeds = CORPUS / name
     if atheris is None:
         count = _replay(one_input, [Path(d) for d in dirs] or [seeds])
-        print(f"atheris is not installed: replayed {count} corpus inputs of {name}")
+        print(f"replayed {count} corpus inputs of {name} (atheris missing or replay asked)")
         return
     given = {flag.split("=", 1)[0] for flag in flags}
     artifacts = Path(tempfile.gettempdir()) / "meterlink-fuzz" / name

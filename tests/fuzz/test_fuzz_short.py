@@ -21,12 +21,33 @@ ROOT = Path(__file__).parents[2]
 # Fuzzing seconds per harness (plus about 2 s to start); METERLINK_FUZZ_SECONDS overrides.
 SECONDS = int(os.environ.get("METERLINK_FUZZ_SECONDS", "6"))
 
-pytestmark = pytest.mark.skipif(
-    importlib.util.find_spec("atheris") is None,
+HAVE_ATHERIS = importlib.util.find_spec("atheris") is not None
+
+
+@pytest.mark.skipif(
+    HAVE_ATHERIS, reason="atheris is installed: the short fuzz runs start from these seeds"
+)
+@pytest.mark.parametrize("name", HARNESSES)
+def test_seed_corpus_replays_without_atheris(name: str) -> None:
+    """Without atheris each harness still runs its committed seeds once, without a crash."""
+    done = subprocess.run(  # noqa: S603 - our own interpreter and module
+        [sys.executable, "-m", f"bench.fuzz.{name}"],
+        cwd=ROOT,
+        env={**os.environ, "METERLINK_FUZZ_REPLAY": "1"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-4000:]
+    count = sum(1 for _ in (ROOT / "bench" / "fuzz" / "corpus" / name).iterdir())
+    assert f"replayed {count} corpus inputs of {name}" in done.stdout
+
+
+@pytest.mark.skipif(
+    not HAVE_ATHERIS,
     reason="atheris is not installed (pip install atheris==3.1.0); the fuzz runs need it",
 )
-
-
 @pytest.mark.parametrize("name", HARNESSES)
 def test_fuzz_harness_short_run(name: str, tmp_path: Path) -> None:
     """A few seconds of fuzzing from the seeds finds no crash, hang or unbounded buffer."""
