@@ -178,10 +178,11 @@ class MbusDecoder:
 class MbusReassembler:
     """Join DLMS segments of consecutive long frames into one APDU."""
 
-    def __init__(self) -> None:
-        """Start with no pending segments."""
+    def __init__(self, *, max_size: int = 65536) -> None:
+        """Start with no pending segments; ``max_size`` bounds one reassembled message."""
         self._parts = bytearray()
         self._expected = 0
+        self._max_size = max_size
 
     def reset(self) -> None:
         """Forget buffered segments."""
@@ -198,6 +199,12 @@ class MbusReassembler:
                 raise DlmsFramingError(msg, snippet=frame.data[:8])
             # A new first segment abandons an unfinished message.
             self.reset()
+        if len(self._parts) + len(frame.data) > self._max_size:
+            # The 4-bit sequence number wraps, so only a size limit ends an endless message.
+            size = len(self._parts) + len(frame.data)
+            self.reset()
+            msg = f"segmented M-Bus message of {size}+ bytes exceeds {self._max_size}"
+            raise DlmsFramingError(msg, snippet=frame.data[:8])
         self._parts += frame.data
         if frame.final:
             whole = bytes(self._parts)

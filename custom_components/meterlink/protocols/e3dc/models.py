@@ -10,10 +10,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+import math
 import struct
 from typing import TYPE_CHECKING, Final
 
 from .codec import RscpItem, RscpTimestamp, RscpValue
+from .errors import RscpProtocolError
 from .tags import SYS_SPECS_REPLIES, RscpTag as T, RscpType
 
 if TYPE_CHECKING:
@@ -81,6 +83,9 @@ _WB_POWER = struct.Struct("<hi")  # EXTERN_DATA_SUN/NET: int16 W, int32 Wh (pye3
 
 
 _NUMBERS: Final = frozenset({int, float})
+# Our limit on DB_GRAPH_INDEX: more intervals than any history request asks for (a year of
+# 15-minute values is 35 040), small enough that the interval start stays a valid time.
+MAX_GRAPH_INDEX: Final = 1 << 20
 
 
 def _num(value: RscpValue) -> float | None:
@@ -905,6 +910,14 @@ class HistoryTotals:
         out = []
         for position, values in enumerate(data.find_all(T.DB_VALUE_CONTAINER)):
             graph_index = _num(values.get(T.DB_GRAPH_INDEX))
+            if graph_index is not None and not (
+                math.isfinite(graph_index) and 0 <= graph_index <= MAX_GRAPH_INDEX
+            ):
+                msg = (
+                    f"DB_GRAPH_INDEX of history value {position} is {graph_index}, "
+                    f"not an interval number 0..{MAX_GRAPH_INDEX}"
+                )
+                raise RscpProtocolError(msg)
             index = int(graph_index) if graph_index is not None else position
             out.append(cls._from_sums(values, start=start + index * interval_s, span_s=interval_s))
         return tuple(out)
@@ -913,8 +926,13 @@ class HistoryTotals:
     def _from_sums(cls, sums: RscpItem | None, *, start: int, span_s: int) -> HistoryTotals:
         """Build from one DB sum/value container."""
         values = values_by_tag(sums.children if sums is not None else ())
+        try:
+            when = datetime.fromtimestamp(start, tz=UTC)
+        except (OverflowError, OSError, ValueError) as err:
+            msg = f"history interval start {start} is not a representable time"
+            raise RscpProtocolError(msg) from err
         return cls(
-            start=datetime.fromtimestamp(start, tz=UTC),
+            start=when,
             span_s=span_s,
             battery_charge_wh=_num(values.get(T.DB_BAT_POWER_IN)),
             battery_discharge_wh=_num(values.get(T.DB_BAT_POWER_OUT)),

@@ -853,7 +853,15 @@ class EkmDecoder:
         return bytes(self._buf[:limit])
 
     def feed(self, data: bytes) -> None:
-        """Add received bytes (bit 7, a 7E1 parity bit seen by an 8N1 port, is dropped)."""
+        """Add received bytes (bit 7, a 7E1 parity bit seen by an 8N1 port, is dropped).
+
+        Bytes arriving while no frame is expected (between exchanges) are dropped: the next
+        ``expect_*`` would forget them anyway, and keeping them lets a chatty bus grow the
+        buffer without bound.
+        """
+        if self._expect is None:
+            self.skipped += len(data)
+            return
         self._buf += data.translate(_STRIP_PARITY)
 
     def next_event(self) -> EkmClientEvent | None:

@@ -170,6 +170,9 @@ def encode_time(time: CP56Time2a) -> bytes:
 
 def decode_time(data: bytes) -> CP56Time2a:
     """Decode the seven octets of a CP56Time2a; fields are kept even when out of range."""
+    if len(data) != TIME_LENGTH:
+        msg = f"CP56Time2a is {len(data)} octets, expected {TIME_LENGTH}"
+        raise Iec104ProtocolError(msg, snippet=bytes(data[:16]))
     return CP56Time2a(
         millisecond=data[0] | data[1] << 8,
         minute=data[2] & 0x3F,

@@ -1,0 +1,1 @@
+"""Coverage-guided fuzz harnesses (atheris) for every MeterLink parser; see README.md."""

@@ -1,0 +1,1 @@
+"""Fuzz harness runs and regression tests for the crashes they found."""
