@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from homeassistant.components.recorder.models import StatisticMetaData
 from homeassistant.components.recorder.statistics import get_last_statistics
@@ -15,6 +16,9 @@ from homeassistant.util.unit_conversion import BaseUnitConverter
 from .const import DOMAIN
 
 if TYPE_CHECKING:
+    from collections.abc import Callable, Coroutine
+
+    from homeassistant.config_entries import ConfigEntry
     from homeassistant.core import HomeAssistant
 
 HOUR: Final = timedelta(hours=1)
@@ -68,3 +72,38 @@ async def async_last_hour(hass: HomeAssistant, statistic_id: str) -> LastHour | 
         sum=float(row.get("sum") or 0.0),
         state=row.get("state"),
     )
+
+
+class BackgroundImport:
+    """Runs an entry's history import in the background: one at a time, at most every ``every``."""
+
+    def __init__(self, hass: HomeAssistant, entry: ConfigEntry, label: str) -> None:
+        """Name the import after the entry (``label`` says what is imported)."""
+        self._hass = hass
+        self._entry = entry
+        self._label = label
+        self.task: asyncio.Task[None] | None = None
+        self.last_start: datetime | None = None
+
+    def schedule(self, run: Callable[[], Coroutine[Any, Any, None]], every: timedelta) -> None:
+        """Start ``run()`` unless an import runs, or started less than ``every`` ago."""
+        if self.task is not None and not self.task.done():
+            return
+        now = dt_util.utcnow()
+        if self.last_start is not None and now - self.last_start < every:
+            return
+        self.last_start = now
+        self.task = self._entry.async_create_background_task(
+            self._hass, run(), f"{DOMAIN} {self._label} {self._entry.title}"
+        )
+
+    async def wait(self) -> None:
+        """Wait for a running import to finish (tests)."""
+        if self.task is not None:
+            await asyncio.gather(self.task, return_exceptions=True)
+
+    async def cancel(self) -> None:
+        """Stop a running import and wait until it has stopped (unload)."""
+        if self.task is not None and not self.task.done():
+            self.task.cancel()
+            await asyncio.gather(self.task, return_exceptions=True)

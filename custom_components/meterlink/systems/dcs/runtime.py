@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -18,6 +17,7 @@ from ...capture import FrameCapture
 from ...const import CONF_CAPTURE_FRAMES, DOMAIN, LOGGER
 from ...coordinator import MeterLinkConfigEntry, MeterLinkCoordinator, MeterLinkRuntime
 from ...helpers import error_translation
+from ...history import BackgroundImport
 from ...protocols.dcs import (
     DcsApi,
     DcsBadRequestError,
@@ -200,8 +200,7 @@ class DcsRuntime(MeterLinkRuntime):
         self.coordinator = DcsCoordinator(hass, entry, self)
         self.coordinators = [self.coordinator]
         self.importer: DcsStatisticsImporter | None = None
-        self._import_task: asyncio.Task[None] | None = None
-        self._last_import: datetime | None = None
+        self.imports = BackgroundImport(hass, entry, "DCS history import")
 
     # --- metadata -----------------------------------------------------------------------------
 
@@ -303,15 +302,7 @@ class DcsRuntime(MeterLinkRuntime):
         """Start a history import in the background unless one runs or ran recently."""
         if not self.entry.options.get(CONF_IMPORT_STATISTICS, True) or self.importer is None:
             return
-        if self._import_task is not None and not self._import_task.done():
-            return
-        now = dt_util.utcnow()
-        if self._last_import is not None and now - self._last_import < self.importer.every:
-            return
-        self._last_import = now
-        self._import_task = self.entry.async_create_background_task(
-            self.hass, self._async_import(), f"{DOMAIN} DCS history import {self.entry.title}"
-        )
+        self.imports.schedule(self._async_import, self.importer.every)
 
     async def _async_import(self) -> None:
         assert self.importer is not None  # noqa: S101
@@ -322,8 +313,7 @@ class DcsRuntime(MeterLinkRuntime):
 
     async def async_wait_import(self) -> None:
         """Wait for a running import to finish (shutdown and tests)."""
-        if self._import_task is not None:
-            await asyncio.gather(self._import_task, return_exceptions=True)
+        await self.imports.wait()
 
     # --- repairs ------------------------------------------------------------------------------
 
@@ -367,9 +357,7 @@ class DcsRuntime(MeterLinkRuntime):
 
     async def async_shutdown(self) -> None:
         """Stop the import and log out."""
-        if self._import_task is not None and not self._import_task.done():
-            self._import_task.cancel()
-            await asyncio.gather(self._import_task, return_exceptions=True)
+        await self.imports.cancel()
         await self.client.close()
 
     def diagnostics(self) -> dict[str, Any]:

@@ -16,6 +16,7 @@ from ...capture import FrameCapture
 from ...const import CONF_CAPTURE_FRAMES, DOMAIN, LOGGER
 from ...coordinator import MeterLinkConfigEntry, MeterLinkCoordinator, MeterLinkRuntime
 from ...helpers import error_translation
+from ...history import BackgroundImport
 from ...protocols.dlms.client import (
     DlmsAttributeRef,
     DlmsAuthentication,
@@ -266,8 +267,7 @@ class DlmsRuntime(MeterLinkRuntime):
         self.coordinators = [self.coordinator]
         self.listen_task: asyncio.Task[None] | None = None
         self.importer: DlmsStatisticsImporter | None = None
-        self._import_task: asyncio.Task[None] | None = None
-        self._last_import: datetime | None = None
+        self.imports = BackgroundImport(hass, entry, "DLMS profile import")
 
     # --- invocation counter ---------------------------------------------------------------
 
@@ -344,15 +344,7 @@ class DlmsRuntime(MeterLinkRuntime):
         """Start a load-profile import in the background unless one runs or ran recently."""
         if self.importer is None or not self.entry.options.get(CONF_IMPORT_STATISTICS, True):
             return
-        if self._import_task is not None and not self._import_task.done():
-            return
-        now = dt_util.utcnow()
-        if self._last_import is not None and now - self._last_import < self.importer.every:
-            return
-        self._last_import = now
-        self._import_task = self.entry.async_create_background_task(
-            self.hass, self._async_import(), f"{DOMAIN} DLMS profile import {self.entry.title}"
-        )
+        self.imports.schedule(self._async_import, self.importer.every)
 
     async def _async_import(self) -> None:
         assert self.importer is not None  # noqa: S101
@@ -366,8 +358,7 @@ class DlmsRuntime(MeterLinkRuntime):
 
     async def async_wait_import(self) -> None:
         """Wait for a running import to finish (shutdown and tests)."""
-        if self._import_task is not None:
-            await asyncio.gather(self._import_task, return_exceptions=True)
+        await self.imports.wait()
 
     # --- push meters ----------------------------------------------------------------------
 
@@ -436,10 +427,10 @@ class DlmsRuntime(MeterLinkRuntime):
 
     async def async_shutdown(self) -> None:
         """Stop listening or release the association; keep the invocation counter."""
-        for task in (self.listen_task, self._import_task):
-            if task is not None and not task.done():
-                task.cancel()
-                await asyncio.gather(task, return_exceptions=True)
+        await self.imports.cancel()
+        if self.listen_task is not None and not self.listen_task.done():
+            self.listen_task.cancel()
+            await asyncio.gather(self.listen_task, return_exceptions=True)
         if self.listener is not None:
             await self.listener.close()
         if self.client is not None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import asdict, dataclass, is_dataclass
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -18,6 +17,7 @@ from ...capture import FrameCapture
 from ...const import CONF_CAPTURE_FRAMES, DOMAIN, LOGGER
 from ...coordinator import MeterLinkConfigEntry, MeterLinkCoordinator, MeterLinkRuntime
 from ...helpers import error_translation
+from ...history import BackgroundImport
 from ...protocols.e3dc.client import RscpClient, Topology
 from ...protocols.e3dc.commands import HistoryPeriod, PowerMode
 from ...protocols.e3dc.errors import RscpPortalUnreachableError, RscpResponseError
@@ -210,8 +210,7 @@ class E3dcRuntime(MeterLinkRuntime):
         )
         self.coordinators = [self.static, self.live, self.details]
         self.importer: E3dcStatisticsImporter | None = None
-        self._import_task: asyncio.Task[None] | None = None
-        self._last_import: datetime | None = None
+        self.imports = BackgroundImport(hass, entry, "E3/DC history import")
         self.power_mode: tuple[PowerMode, int, int] | None = None  # mode, W, repeats left
         self._power_mode_unsub: CALLBACK_TYPE | None = None
 
@@ -385,15 +384,7 @@ class E3dcRuntime(MeterLinkRuntime):
         """Start a history import in the background unless one runs or ran recently."""
         if not self.entry.options.get(CONF_IMPORT_STATISTICS, True) or self.importer is None:
             return
-        if self._import_task is not None and not self._import_task.done():
-            return
-        now = dt_util.utcnow()
-        if self._last_import is not None and now - self._last_import < self.importer.every:
-            return
-        self._last_import = now
-        self._import_task = self.entry.async_create_background_task(
-            self.hass, self._async_import(), f"{DOMAIN} E3/DC history import {self.entry.title}"
-        )
+        self.imports.schedule(self._async_import, self.importer.every)
 
     async def _async_import(self) -> None:
         assert self.importer is not None  # noqa: S101
@@ -404,17 +395,14 @@ class E3dcRuntime(MeterLinkRuntime):
 
     async def async_wait_import(self) -> None:
         """Wait for a running import to finish (shutdown and tests)."""
-        if self._import_task is not None:
-            await asyncio.gather(self._import_task, return_exceptions=True)
+        await self.imports.wait()
 
     # --- life cycle ---------------------------------------------------------------------------
 
     async def async_shutdown(self) -> None:
         """Stop the import and a forced power mode's refresh, and close the connection."""
         self._cancel_power_mode()
-        if self._import_task is not None and not self._import_task.done():
-            self._import_task.cancel()
-            await asyncio.gather(self._import_task, return_exceptions=True)
+        await self.imports.cancel()
         await self.client.close()
 
     def diagnostics(self) -> dict[str, Any]:
