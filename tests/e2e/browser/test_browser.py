@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import asyncio
 from concurrent.futures import ThreadPoolExecutor
+import contextlib
 import re
 import time
 from typing import TYPE_CHECKING, Any
 
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 import pytest
 
 from custom_components.meterlink.protocols.e3dc.client import RscpClient
@@ -54,12 +56,15 @@ def test_onboarding(ui: Ui, api: HassApi) -> None:
     ui.fill(name=name, username=username, password=password, password_confirm=password)
     ui.shot("onboarding-user")
     ui.page.get_by_role("button", name="Create account").click()
-    for _ in range(4):  # location, country, analytics, found devices
-        button = ui.page.get_by_role("button", name=re.compile("^(next|finish)$", re.IGNORECASE))
-        button.first.click()
-        if "onboarding" not in ui.page.url:
-            break
-    ui.page.wait_for_url(re.compile(r"/lovelace"))
+    # location, country, analytics, found devices: each step has a Next (the last a Finish)
+    button = ui.page.get_by_role("button", name=re.compile("^(next|finish)$", re.IGNORECASE))
+    deadline = time.monotonic() + 120
+    while "onboarding" in ui.page.url:
+        assert time.monotonic() < deadline, "onboarding did not finish"
+        with contextlib.suppress(PlaywrightTimeoutError):
+            button.first.click(timeout=5_000)
+        ui.page.wait_for_load_state("networkidle")
+    ui.page.wait_for_url(re.compile(r"/lovelace"), timeout=60_000)
     ui.shot("onboarding-done")
     assert api.onboarded()
     api.login(username=username, password=password)

@@ -170,6 +170,13 @@ class ModbusClient:
         }
         if self.transport is ModbusTransport.RTU_SERIAL:
             assert self.serial_port is not None  # noqa: S101 - checked in __init__
+            bridge = _socket_bridge(self.serial_port)
+            if bridge is not None:
+                # A raw TCP serial bridge carries the RTU bytes unchanged: talk RTU over TCP
+                # (pymodbus 3.16's serial transport fails on socket:// URLs).
+                return AsyncModbusTcpClient(
+                    bridge[0], port=bridge[1], framer=FramerType.RTU, **common
+                )
             return AsyncModbusSerialClient(
                 self.serial_port, framer=FramerType.RTU, **self._serial, **common
             )
@@ -470,3 +477,14 @@ class ModbusPoller:
         return ModbusReadResult(
             values=result.values, errors=result.errors, requests=result.requests + again.requests
         )
+
+
+def _socket_bridge(url: str) -> tuple[str, int] | None:
+    """Return (host, port) of a ``socket://host:port`` serial URL, None for a real port."""
+    if not url.startswith("socket://"):
+        return None
+    netloc = url.removeprefix("socket://").split("/", 1)[0].split("?", 1)[0]
+    host, _, port = netloc.rpartition(":")
+    if not host or not port.isdigit():
+        return None
+    return host.strip("[]"), int(port)
