@@ -38,6 +38,9 @@ ATTR_USE_LOCAL_TIME: Final = "use_local_time"
 ATTR_SOURCE: Final = "source"
 ATTR_LIMIT: Final = "limit"
 
+# The selector shows half_hour (translation keys are snake case); the API's halfHour works too.
+HALF_HOUR: Final = "half_hour"
+
 GET_READINGS_SCHEMA: Final = vol.Schema(
     {
         vol.Required(ATTR_CONFIG_ENTRY_ID): cv.string,
@@ -45,8 +48,8 @@ GET_READINGS_SCHEMA: Final = vol.Schema(
         vol.Optional(ATTR_START): cv.datetime,
         vol.Optional(ATTR_END): cv.datetime,
         vol.Optional(ATTR_PERIOD_COUNT): vol.All(vol.Coerce(int), vol.Range(min=1)),
-        vol.Optional(ATTR_PERIOD_TYPE, default=DcsPeriod.HALF_HOUR.value): vol.In(
-            [p.value for p in DcsPeriod]
+        vol.Optional(ATTR_PERIOD_TYPE, default=HALF_HOUR): vol.In(
+            [HALF_HOUR, *(p.value for p in DcsPeriod)]
         ),
         vol.Optional(ATTR_FORMAT): vol.In([f.value for f in DcsFormat]),
         vol.Optional(ATTR_CALIBRATED, default=True): cv.boolean,
@@ -123,7 +126,11 @@ async def async_get_readings(call: ServiceCall) -> ServiceResponse:
         start=_utc(data.get(ATTR_START)),
         end=_utc(data.get(ATTR_END)),
         period_count=data.get(ATTR_PERIOD_COUNT),
-        period=DcsPeriod(data[ATTR_PERIOD_TYPE]),
+        period=(
+            DcsPeriod.HALF_HOUR
+            if data[ATTR_PERIOD_TYPE] == HALF_HOUR
+            else DcsPeriod(data[ATTR_PERIOD_TYPE])
+        ),
         fmt=DcsFormat(data[ATTR_FORMAT]) if ATTR_FORMAT in data else None,
         calibrated=data[ATTR_CALIBRATED],
         interpolated=data[ATTR_INTERPOLATED],

@@ -335,8 +335,9 @@ def _han_schema(defaults: Mapping[str, Any]) -> dict[Any, Any]:
         vol.Required(
             CONF_BAUDRATE, default=int(defaults.get(CONF_BAUDRATE, HAN_DEFAULT_BAUDRATE))
         ): vol.In(_BAUDRATES),
-        vol.Required(CONF_PARITY, default=str(defaults.get(CONF_PARITY, "E"))): _select(
-            ["N", "E", "O"], "dlms_parity"
+        # lower case: selector options are translation keys; the runtime reads either case
+        vol.Required(CONF_PARITY, default=str(defaults.get(CONF_PARITY, "E")).lower()): _select(
+            ["n", "e", "o"], "dlms_parity"
         ),
     }
 

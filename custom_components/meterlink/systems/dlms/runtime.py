@@ -147,7 +147,7 @@ def build_listener(
         port=port,
         serial_port=serial_port,
         baudrate=int(data.get(CONF_BAUDRATE) or HAN_DEFAULT_BAUDRATE),
-        parity=str(data.get(CONF_PARITY) or "E"),
+        parity=str(data.get(CONF_PARITY) or "E").upper(),
         framing=PushFraming(data.get(CONF_FRAMING, PushFraming.HDLC)),
         block_cipher_key=_key(data, CONF_BLOCK_CIPHER_KEY),
         authentication_key=_key(data, CONF_AUTHENTICATION_KEY),

@@ -99,6 +99,8 @@ CONF_KEYS: Final = "keys"
 _NUMBER_FIELDS: Final = ("scale", "offset", "min", "max", "max_rate", "stale_timeout")
 _INT_FIELDS: Final = ("address", "ioa", "count", "bit", "precision")
 _REPORT_LINES: Final = 20
+# shown through a placeholder: braces in a translation are read as placeholders by the frontend
+FORMULA_EXAMPLE: Final = "{{ items.power_l1 + items.power_l2 }}"
 
 
 class ScadaFlowError(Exception):
@@ -634,7 +636,11 @@ class ScadaTermSubentryFlow(ConfigSubentryFlow):
             step_id=step_id,
             data_schema=self.add_suggested_values_to_schema(schema, user_input or current or {}),
             errors=errors,
-            description_placeholders={"error": detail, "item": self._item_key or ""},
+            description_placeholders={
+                "error": detail,
+                "item": self._item_key or "",
+                "example": FORMULA_EXAMPLE,
+            },
         )
 
     async def async_step_add_item(
