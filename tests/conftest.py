@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+pytest_plugins = ["tests.secrets_guard"]  # greps the suite's output for secrets
+
 
 @pytest.fixture(autouse=True)
 def _loopback_sockets(socket_enabled: None) -> None:

@@ -47,9 +47,11 @@ class FrameCapture:
 
     def record(self, direction: Direction, data: bytes) -> None:
         """Keep one frame (truncated to MAX_FRAME_BYTES), secrets masked."""
-        data = data[:MAX_FRAME_BYTES]
+        # mask before cutting: a secret across the cut must not leave its first bytes behind
+        data = data[: MAX_FRAME_BYTES + max((len(s) for s in self.secrets), default=0)]
         for secret in self.secrets:
             data = data.replace(secret, MASK)
+        data = data[:MAX_FRAME_BYTES]
         self.frames.append((datetime.now(UTC), direction, data))
 
     def as_diagnostics(self) -> dict[str, Any]:

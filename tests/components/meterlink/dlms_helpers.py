@@ -44,7 +44,7 @@ from simulators.dlms.server import DlmsSimulator, SimTransport
 NOW = dt.datetime(2026, 3, 1, 12, 0)  # noqa: DTZ001 - meter local time
 EK = bytes.fromhex("000102030405060708090a0b0c0d0e0f")
 AK = bytes.fromhex("d0d1d2d3d4d5d6d7d8d9dadbdcdddedf")
-PASSWORD = "12345678"
+PASSWORD = "lls-9f4e2b71"
 SERIAL = "SIM0000000001"
 HAN_METER_ID = SERIAL  # the push simulator sends its meter serial as the meter id
 REGISTERS = [

@@ -46,7 +46,7 @@ if TYPE_CHECKING:
     from collections.abc import AsyncIterator
 
 NOW = dt.datetime(2026, 3, 1, 12, 0)  # noqa: DTZ001
-PASSWORD = b"12345678"
+PASSWORD = b"lls-9f4e2b71"
 REGISTERS = [
     "1.0.1.8.0.255",
     "1.0.2.8.0.255",

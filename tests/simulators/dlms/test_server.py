@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     from collections.abc import AsyncIterator
 
 NOW = dt.datetime(2026, 3, 1, 12, 0)  # noqa: DTZ001
-PASSWORD = b"12345678"
+PASSWORD = b"lls-9f4e2b71"
 EK = bytes(range(16))
 AK = bytes(range(16, 32))
 
