@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+pytest_plugins = ["tests.slow_callbacks"]
+
 
 @pytest.fixture(autouse=True)
 def _loopback_sockets(socket_enabled: None) -> None:
