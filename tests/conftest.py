@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-pytest_plugins = ["tests.secrets_guard"]  # greps the suite's output for secrets
+pytest_plugins = [
+    "tests.secrets_guard",  # greps the suite's output for secrets
+    "tests.slow_callbacks",  # fails a test whose MeterLink callback holds the loop > 50 ms
+]
 
 
 @pytest.fixture(autouse=True)

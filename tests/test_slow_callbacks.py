@@ -1,0 +1,134 @@
+"""The slow-callback plugin flags MeterLink callbacks that hold the event loop, and only those."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+
+from homeassistant import block_async_io
+import pytest
+
+from tests.slow_callbacks import OURS, SlowCallbackMonitor
+
+# The callbacks below are slow on purpose; the session's own monitor must not fail these tests.
+pytestmark = pytest.mark.allow_slow_callbacks
+
+
+def _meterlink_callback(seconds: float, cpu: bool) -> object:
+    """Build a function whose code object claims to live in custom_components/meterlink."""
+    source = (
+        "def slow():\n"
+        "    import threading, time\n"
+        "    end = time.perf_counter() + SECONDS\n"
+        "    if CPU:\n"
+        "        while time.perf_counter() < end:\n"
+        "            pass\n"
+        "    else:\n"
+        "        threading.Event().wait(SECONDS)\n"
+    )
+    namespace: dict[str, object] = {"SECONDS": seconds, "CPU": cpu}
+    exec(compile(source, OURS + "fake_module.py", "exec"), namespace)  # noqa: S102
+    return namespace["slow"]
+
+
+@pytest.fixture
+def monitor() -> SlowCallbackMonitor:
+    """A monitor of its own (the session's one keeps running underneath)."""
+    return SlowCallbackMonitor(threshold_ms=50)
+
+
+def _run_callbacks(monitor: SlowCallbackMonitor, *callbacks: object) -> None:
+    """Run callbacks through Handle._run in a private loop, timing them with ``monitor``."""
+    monitor.install()
+    loop = asyncio.new_event_loop()
+    try:
+        for callback in callbacks:
+            loop.call_soon(callback)
+        loop.run_until_complete(asyncio.sleep(0))
+        loop.run_until_complete(asyncio.sleep(0))
+    finally:
+        loop.close()
+        monitor.uninstall()
+
+
+def test_blocking_sleep_in_meterlink_code_is_flagged(monitor: SlowCallbackMonitor) -> None:
+    _run_callbacks(monitor, _meterlink_callback(0.1, cpu=False))
+    found = monitor.take()
+    assert len(found) == 1
+    assert found[0].ours
+    assert found[0].wall_ms >= 100
+    assert "fake_module.py" in str(found[0])
+
+
+def test_cpu_heavy_meterlink_code_is_flagged(monitor: SlowCallbackMonitor) -> None:
+    _run_callbacks(monitor, _meterlink_callback(0.08, cpu=True))
+    found = monitor.take()
+    assert len(found) == 1
+    assert found[0].ours
+    assert found[0].cpu_ms > 50
+
+
+def test_fast_meterlink_callback_is_not_flagged(monitor: SlowCallbackMonitor) -> None:
+    _run_callbacks(monitor, _meterlink_callback(0.001, cpu=True))
+    assert monitor.take() == []
+
+
+def test_slow_callback_elsewhere_is_not_ours(monitor: SlowCallbackMonitor) -> None:
+    _run_callbacks(monitor, lambda: threading.Event().wait(0.06))
+    found = monitor.take()
+    assert len(found) == 1
+    assert not found[0].ours
+
+
+def test_task_step_in_meterlink_coroutine_is_flagged(monitor: SlowCallbackMonitor) -> None:
+    source = "async def poll():\n    import threading\n    threading.Event().wait(0.07)\n"
+    namespace: dict[str, object] = {}
+    exec(compile(source, OURS + "fake_coordinator.py", "exec"), namespace)  # noqa: S102
+    monitor.install()
+    loop = asyncio.new_event_loop()
+    try:
+        loop.run_until_complete(namespace["poll"]())  # type: ignore[operator]
+    finally:
+        loop.close()
+        monitor.uninstall()
+    found = [s for s in monitor.take() if s.ours]
+    assert len(found) == 1
+    assert "fake_coordinator.py" in str(found[0])
+
+
+def test_time_spent_writing_a_log_record_is_not_meterlinks(monitor: SlowCallbackMonitor) -> None:
+    class SlowStream(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:  # noqa: ARG002
+            threading.Event().wait(0.07)
+
+    logger = logging.getLogger("tests.slow_callbacks.fake")
+    logger.propagate = False
+    handler = SlowStream()
+    logger.addHandler(handler)
+    source = "def log():\n    LOGGER.warning('polled')\n"
+    namespace: dict[str, object] = {"LOGGER": logger}
+    exec(compile(source, OURS + "fake_logging.py", "exec"), namespace)  # noqa: S102
+    try:
+        _run_callbacks(monitor, namespace["log"])
+    finally:
+        logger.removeHandler(handler)
+    found = monitor.take()
+    assert len(found) == 1
+    assert not found[0].ours
+
+
+def test_preemption_alone_is_not_an_offender(monitor: SlowCallbackMonitor) -> None:
+    # 80 ms of wall time with neither CPU time nor blocking waits: the thread was descheduled.
+    assert not monitor.is_offender(wall=0.08, cpu=0.002, switches=0)
+    # Many short GIL waits do not add up to a blocking call.
+    assert not monitor.is_offender(wall=0.08, cpu=0.01, switches=30)
+    assert monitor.is_offender(wall=0.08, cpu=0.002, switches=1)
+    assert monitor.is_offender(wall=0.08, cpu=0.07, switches=0)
+
+
+async def test_home_assistant_blocking_guard_raises_in_the_loop() -> None:
+    assert any(c.function == "sleep" for c in block_async_io._BLOCKED_CALLS.calls)
+    with pytest.raises(RuntimeError, match="blocking call to sleep"):
+        time.sleep(0)  # noqa: ASYNC251 - the point: Home Assistant's guard refuses it
