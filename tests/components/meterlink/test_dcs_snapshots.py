@@ -19,6 +19,7 @@ from custom_components.meterlink.const import DOMAIN
 from simulators.dcs import DcsSimulator
 
 from .conftest import dcs_entry_data, dcs_entry_options, setup_entry
+from .quality import assert_entry_follows_the_quality_scale
 
 NOW = datetime(2024, 6, 10, 12, 10, tzinfo=UTC)
 
@@ -47,6 +48,7 @@ async def test_sensors(
     entry.add_to_hass(hass)
     await setup_entry(hass, entry)
     await snapshot_platform(hass, entity_registry, snapshot, entry.entry_id)
+    assert_entry_follows_the_quality_scale(hass, entry)
 
 
 async def test_diagnostics(

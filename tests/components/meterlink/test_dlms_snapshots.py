@@ -18,6 +18,7 @@ from custom_components.meterlink.systems import SYSTEMS
 
 from .conftest import setup_entry
 from .dlms_helpers import add_entry, meter_sim, polled_data, polled_options
+from .quality import assert_entry_follows_the_quality_scale
 
 FROZEN = datetime(2026, 3, 1, 11, 0, tzinfo=UTC)
 
@@ -40,5 +41,6 @@ async def test_polled_meter_entities(
         with patch.dict(SYSTEMS, {"dlms": one_platform}):
             await setup_entry(hass, entry)
         await snapshot_platform(hass, entity_registry, snapshot, entry.entry_id)
+        assert_entry_follows_the_quality_scale(hass, entry)
         with patch.dict(SYSTEMS, {"dlms": one_platform}):
             assert await hass.config_entries.async_unload(entry.entry_id)

@@ -33,6 +33,7 @@ from .e3dc_helpers import (
     entry_options,
     recorder_config,  # noqa: F401 - the fixture
 )
+from .quality import assert_entry_follows_the_quality_scale
 
 NOW = datetime(2026, 6, 15, 10, 30, tzinfo=UTC)  # a summer morning: the sun shines
 
@@ -62,6 +63,7 @@ async def test_entities(
         ):
             await setup_entry(hass, entry)
             await snapshot_platform(hass, entity_registry, snapshot, entry.entry_id)
+            assert_entry_follows_the_quality_scale(hass, entry)
             await hass.config_entries.async_unload(entry.entry_id)
 
 

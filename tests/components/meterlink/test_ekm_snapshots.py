@@ -25,6 +25,7 @@ from custom_components.meterlink.systems.ekm import EKM_SYSTEM
 from simulators.ekm.bus import EkmSimBus
 
 from .conftest import ekm_entry_options, setup_entry
+from .quality import assert_entry_follows_the_quality_scale
 
 NOW = datetime(2024, 5, 29, 11, 10, tzinfo=UTC)
 
@@ -67,6 +68,7 @@ async def test_entities(  # noqa: PLR0917
     ):
         await setup_entry(hass, entry)
         await snapshot_platform(hass, entity_registry, snapshot, entry.entry_id)
+        assert_entry_follows_the_quality_scale(hass, entry)
         await hass.config_entries.async_unload(entry.entry_id)
 
 

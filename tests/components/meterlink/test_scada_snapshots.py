@@ -22,6 +22,7 @@ from custom_components.meterlink.systems import SYSTEMS
 from custom_components.meterlink.systems.scada import SCADA_SYSTEM
 
 from .conftest import setup_entry
+from .quality import assert_entry_follows_the_quality_scale
 from .scada_helpers import fast_timing, modbus_simulator, scada_entry, unload
 
 ENTRY_ID = "01JSNAPSHOTSCADA00000000000"
@@ -47,6 +48,7 @@ async def test_entities(
             coordinator.last_success = LAST_READ
             coordinator.async_update_listeners()
             await snapshot_platform(hass, entity_registry, snapshot, entry.entry_id)
+            assert_entry_follows_the_quality_scale(hass, entry)
             await unload(hass, entry)
 
 
