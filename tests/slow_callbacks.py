@@ -27,8 +27,11 @@ production.
 Attribution: a sampling thread records the loop thread's stack every 12.5 ms while a callback
 runs over 25 ms; a flagged callback is MeterLink's when, in a sample, the innermost frame outside
 the standard library is MeterLink code (time spent writing log records is nobody's: production
-Home Assistant logs through a queue). Without samples (a callback just over the threshold), the
-callback's function, bound object, transport protocol or task await chain decides.
+Home Assistant logs through a queue). MeterLink's share of the samples times the time the
+callback held the loop must itself pass the threshold. Without samples (the sampling thread did
+not get to run, as on a loaded machine) the callback is listed with its function or task await
+chain but fails nothing: where a task stopped is not where its time went. Blocking calls are
+caught without timing by Home Assistant's guard (below).
 
 Options: ``--slow-callback-ms N`` (default 50); ``--no-slow-callbacks`` disables the timing.
 """
@@ -180,11 +183,20 @@ class SlowCallbackMonitor:
             return
         if samples:
             owners = [_stack_owner(stack) for stack in samples]
-            ours = any(owner is not None and owner.startswith(OURS) for owner in owners)
+            # MeterLink's share of the samples, times the time the callback held the loop, must
+            # itself pass the threshold: a step that set up 100 entities through Home Assistant
+            # code is not made MeterLink's by one sample in an entity constructor
+            share = sum(1 for o in owners if o is not None and o.startswith(OURS)) / len(owners)
+            # only CPU time fails a test: wall time spent waiting cannot tell a blocking call
+            # from a GIL wait on a loaded machine (2 CI cores, 2 workers, hass and Chromium);
+            # blocking calls are refused by Home Assistant's guard instead (below)
+            ours = share * cpu > self.threshold_s
             locations = tuple(dict.fromkeys(o for o in owners if o is not None)) or ("(logging)",)
         else:
+            # no sample was taken (the sampling thread did not run: a loaded machine): where the
+            # task stopped is not where the time went, so it is listed but fails nothing
             locations = tuple(dict.fromkeys(_locations(handle)))
-            ours = any(loc.startswith(OURS) for loc in locations)
+            ours = False
         if not ours:
             self.others += 1
         self.offenders.append(
@@ -344,13 +356,27 @@ def _enable_block_async_io() -> None:
         setattr(call.object, call.function, _only_in_a_loop(getattr(call.object, call.function)))
 
 
+def _called_from_meterlink() -> bool:
+    """Whether MeterLink code is on the calling stack.
+
+    Playwright's sync API runs its own event loop in the test's thread, so "a loop is running"
+    alone would also catch the browser tests' own HTTP calls.
+    """
+    frame = sys._getframe(2)
+    while frame is not None:
+        if frame.f_code.co_filename.startswith(OURS):
+            return True
+        frame = frame.f_back
+    return False
+
+
 def _only_in_a_loop(protected: Callable[..., Any]) -> Callable[..., Any]:
     original = protected.__wrapped__  # type: ignore[attr-defined]
     running = asyncio.events._get_running_loop
 
     @functools.wraps(original)
     def guarded(*args: Any, **kwargs: Any) -> Any:
-        if running() is None:
+        if running() is None or not _called_from_meterlink():
             return original(*args, **kwargs)
         return protected(*args, **kwargs)
 

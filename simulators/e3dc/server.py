@@ -120,6 +120,7 @@ class E3dcSimulator:
         self.model = model or PowerModel()
         self.serial = serial
         self.clock = clock
+        self._frame_now: float | None = None
         self.faults = Faults()
         self.stats = Stats()
         self.extra_reply_items: list[RscpItem] = []  # e.g. tags of a newer firmware
@@ -217,7 +218,12 @@ class E3dcSimulator:
             return True
         if faults.delay_s:
             await asyncio.sleep(faults.delay_s)
-        replies = [self.answer(request, session) for request in items]
+        # one frame is answered from one instant, as the device answers from one snapshot
+        self._frame_now = self.clock()
+        try:
+            replies = [self.answer(request, session) for request in items]
+        finally:
+            self._frame_now = None
         if logged_in:
             replies += self.extra_reply_items
         if logged_in and faults.mismatch:
@@ -315,8 +321,8 @@ class E3dcSimulator:
         }
 
     def _flows(self) -> Flows:
-        """Current power flows."""
-        return self.model.flows(self.clock())
+        """Current power flows (at the instant of the frame being answered)."""
+        return self.model.flows(self._frame_now if self._frame_now is not None else self.clock())
 
     def _simple(self, tag: int) -> RscpItem | None:  # noqa: C901, PLR0911
         """Answer parameterless requests."""

@@ -10,7 +10,6 @@ from homeassistant.setup import async_setup_component
 from homeassistant.util import dt as dt_util
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
-import voluptuous as vol
 
 from custom_components.meterlink.const import DOMAIN
 from custom_components.meterlink.protocols.e3dc.commands import PowerMode
@@ -92,13 +91,20 @@ async def test_manual_charge_and_power_limits(hass: HomeAssistant) -> None:
                     blocking=True,
                 )
             assert verr.value.translation_key == key
-        with pytest.raises(vol.Invalid):
+        with pytest.raises(ServiceValidationError) as invalid:
             await hass.services.async_call(
                 DOMAIN,
                 "e3dc_set_power_limits",
                 {"config_entry_id": entry_id, "max_charge_power": -5},
                 blocking=True,
             )
+        assert invalid.value.translation_key == "action_value_out_of_range"
+        assert invalid.value.translation_placeholders == {
+            "action": "e3dc_set_power_limits",
+            "field": "max_charge_power",
+            "min": "0",
+            "max": "100000",
+        }
         await hass.config_entries.async_unload(entry.entry_id)
         with pytest.raises(ServiceValidationError) as verr:
             await hass.services.async_call(

@@ -10,7 +10,6 @@ from homeassistant.helpers import device_registry as dr, entity_registry as er
 from homeassistant.util import dt as dt_util
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
-import voluptuous as vol
 
 from custom_components.meterlink.const import DOMAIN
 from simulators.ekm.bus import EkmSimBus
@@ -111,8 +110,13 @@ async def test_action_errors(
     with pytest.raises(ServiceValidationError) as info:
         await call(hass, "ekm_reset_max_demand", device_id=hub.id)
     assert info.value.translation_key == "ekm_not_a_meter"
-    with pytest.raises(vol.Invalid):
+    with pytest.raises(ServiceValidationError) as invalid:
         await call(hass, "ekm_set_ct_ratio", device_id=device(hass, EKM_V3), ratio=123)
+    assert invalid.value.translation_key == "action_value_not_allowed"
+    assert invalid.value.translation_placeholders is not None
+    assert invalid.value.translation_placeholders["field"] == "ratio"
+    assert "5000" in invalid.value.translation_placeholders["choices"]
+    assert "ratio must be one of 100, 200" in str(invalid.value)  # the translated text
     ekm_sim.meters[EKM_V3].password = "99999999"
     with pytest.raises(HomeAssistantError) as info:
         await call(hass, "ekm_set_ct_ratio", device_id=device(hass, EKM_V3), ratio=100)

@@ -6,7 +6,6 @@ from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 from homeassistant.helpers import device_registry as dr
 import pytest
-import voluptuous as vol
 
 from custom_components.meterlink.const import DOMAIN
 
@@ -90,10 +89,13 @@ async def test_actions(hass: HomeAssistant, device_registry: dr.DeviceRegistry) 
             with pytest.raises(ServiceValidationError) as err:
                 await call(hass, "scada_read_items", {"device_id": "nope"})
             assert err.value.translation_key == "scada_not_a_device"
-            with pytest.raises(vol.Invalid):
+            with pytest.raises(ServiceValidationError) as invalid:
                 await call(
                     hass, "scada_write_item", {"device_id": unit1.id, "item": "x", "value": 1e20}
                 )
+            assert invalid.value.translation_key == "action_value_out_of_range"
+            assert invalid.value.translation_placeholders is not None
+            assert invalid.value.translation_placeholders["field"] == "value"
             await sim.pause()
             with pytest.raises(HomeAssistantError) as err:
                 await call(hass, "scada_read_items", {"device_id": unit1.id})
