@@ -36,7 +36,46 @@ def build_switches(runtime: E3dcRuntime) -> Iterator[Entity]:
         yield E3dcWallboxSwitch(runtime, index, "charging")
 
 
-class E3dcSmartSwitch(E3dcEntity, SwitchEntity):
+class E3dcReadBackSwitch(E3dcEntity, SwitchEntity):
+    """A switch shown as last read; each command is read back and raises unless confirmed.
+
+    Subclasses say where their state is in the polled data (``_current``) and how to write and
+    confirm it (``_write``).
+    """
+
+    def _current(self, data: E3dcDetails) -> bool | None:
+        """Return the state in the polled data, None when the device does not report it."""
+        raise NotImplementedError
+
+    async def _write(self, *, on: bool) -> None:
+        """Send the command, read it back, raise unless confirmed, update the data."""
+        raise NotImplementedError
+
+    @property
+    def is_on(self) -> bool | None:
+        """Return the state as last read."""
+        data: E3dcDetails | None = self.coordinator.data
+        return None if data is None else self._current(data)
+
+    @property
+    def available(self) -> bool:
+        """Return False while the device fails or does not report the state."""
+        return super().available and self.is_on is not None
+
+    async def async_turn_on(self, **kwargs: Any) -> None:
+        """Switch on and read back."""
+        await self._set(on=True)
+
+    async def async_turn_off(self, **kwargs: Any) -> None:
+        """Switch off and read back."""
+        await self._set(on=False)
+
+    @meterlink_exception_handler
+    async def _set(self, *, on: bool) -> None:
+        await self._write(on=on)
+
+
+class E3dcSmartSwitch(E3dcReadBackSwitch):
     """A smart-home actuator (HA datapoint), named as on the device."""
 
     _attr_device_class = SwitchDeviceClass.SWITCH
@@ -56,30 +95,12 @@ class E3dcSmartSwitch(E3dcEntity, SwitchEntity):
             self._attr_translation_key = "e3dc_smart_switch"
             self._attr_translation_placeholders = {"index": str(index)}
 
-    @property
-    def is_on(self) -> bool | None:
+    def _current(self, data: E3dcDetails) -> bool | None:
         """Return the actuator's state, None for a state that is not on/off."""
-        data: E3dcDetails | None = self.coordinator.data
-        if data is None:
-            return None
         found = next((s for s in data.switches if s.index == self._index), None)
         return None if found is None else found.is_on
 
-    @property
-    def available(self) -> bool:
-        """Return False while the device fails or no longer lists the actuator."""
-        return super().available and self.is_on is not None
-
-    async def async_turn_on(self, **kwargs: Any) -> None:
-        """Switch on and read back."""
-        await self._set(on=True)
-
-    async def async_turn_off(self, **kwargs: Any) -> None:
-        """Switch off and read back."""
-        await self._set(on=False)
-
-    @meterlink_exception_handler
-    async def _set(self, *, on: bool) -> None:
+    async def _write(self, *, on: bool) -> None:
         client = self.runtime.client
         accepted = await client.set_switch(self._index, on)
         switches = await client.switches()
@@ -93,7 +114,7 @@ class E3dcSmartSwitch(E3dcEntity, SwitchEntity):
         self.coordinator.async_set_updated_data(replace(data, switches=switches))
 
 
-class E3dcPowerSettingSwitch(E3dcEntity, SwitchEntity):
+class E3dcPowerSettingSwitch(E3dcReadBackSwitch):
     """Power-save or weather-regulated charge (EMS power settings, read-modify-write)."""
 
     _attr_entity_category = EntityCategory.CONFIG
@@ -104,32 +125,16 @@ class E3dcPowerSettingSwitch(E3dcEntity, SwitchEntity):
         self._setting = setting
         self._attr_translation_key = f"e3dc_{setting}"
 
-    @property
-    def is_on(self) -> bool | None:
+    def _current(self, data: E3dcDetails) -> bool | None:
         """Return the option as last read."""
-        data: E3dcDetails | None = self.coordinator.data
-        settings = None if data is None else data.details.power_settings
+        settings = data.details.power_settings
         if settings is None:
             return None
         if self._setting == "powersave":
             return settings.powersave_enabled
         return settings.weather_regulated_charge_enabled
 
-    @property
-    def available(self) -> bool:
-        """Return False while the device fails or does not report the option."""
-        return super().available and self.is_on is not None
-
-    async def async_turn_on(self, **kwargs: Any) -> None:
-        """Enable the option."""
-        await self._set(on=True)
-
-    async def async_turn_off(self, **kwargs: Any) -> None:
-        """Disable the option."""
-        await self._set(on=False)
-
-    @meterlink_exception_handler
-    async def _set(self, *, on: bool) -> None:
+    async def _write(self, *, on: bool) -> None:
         # the library sends only this option, reads the settings back and raises on a mismatch
         after = await self.runtime.client.set_power_settings(**{self._setting: on})
         data = self.coordinator.data
@@ -138,7 +143,7 @@ class E3dcPowerSettingSwitch(E3dcEntity, SwitchEntity):
         )
 
 
-class E3dcWallboxSettingSwitch(E3dcEntity, SwitchEntity):
+class E3dcWallboxSettingSwitch(E3dcReadBackSwitch):
     """Battery to car, battery before car, or enforcing the wallbox power assignment."""
 
     _attr_entity_category = EntityCategory.CONFIG
@@ -159,27 +164,11 @@ class E3dcWallboxSettingSwitch(E3dcEntity, SwitchEntity):
             return settings.battery_before_car
         return settings.enforce_power_assignment
 
-    @property
-    def is_on(self) -> bool | None:
+    def _current(self, data: E3dcDetails) -> bool | None:
         """Return the setting as last read."""
-        data: E3dcDetails | None = self.coordinator.data
-        return None if data is None else self._read(data.details.wallbox_settings, self._setting)
+        return self._read(data.details.wallbox_settings, self._setting)
 
-    @property
-    def available(self) -> bool:
-        """Return False while the device fails or does not report the setting."""
-        return super().available and self.is_on is not None
-
-    async def async_turn_on(self, **kwargs: Any) -> None:
-        """Enable the setting."""
-        await self._set(on=True)
-
-    async def async_turn_off(self, **kwargs: Any) -> None:
-        """Disable the setting."""
-        await self._set(on=False)
-
-    @meterlink_exception_handler
-    async def _set(self, *, on: bool) -> None:
+    async def _write(self, *, on: bool) -> None:
         client = self.runtime.client
         if self._setting == "battery_to_car":
             echoed = await client.set_battery_to_car(on)
@@ -203,7 +192,7 @@ def replace_wallbox(data: E3dcDetails, box: Wallbox) -> E3dcDetails:
     return replace(data, details=replace(data.details, wallboxes=boxes))
 
 
-class E3dcWallboxSwitch(E3dcEntity, SwitchEntity):
+class E3dcWallboxSwitch(E3dcReadBackSwitch):
     """A wallbox's sun mode, or its charging (started and stopped by a toggle command)."""
 
     def __init__(self, runtime: E3dcRuntime, index: int, what: str) -> None:
@@ -223,27 +212,11 @@ class E3dcWallboxSwitch(E3dcEntity, SwitchEntity):
             return None
         return box.sun_mode if self._what == "sun_mode" else box.charging
 
-    @property
-    def is_on(self) -> bool | None:
-        """Return the state as last read."""
-        data: E3dcDetails | None = self.coordinator.data
-        return None if data is None else self._state(data.wallbox(self._index))
+    def _current(self, data: E3dcDetails) -> bool | None:
+        """Return the wallbox's sun mode or charging state as last read."""
+        return self._state(data.wallbox(self._index))
 
-    @property
-    def available(self) -> bool:
-        """Return False while the device fails or the wallbox does not answer."""
-        return super().available and self.is_on is not None
-
-    async def async_turn_on(self, **kwargs: Any) -> None:
-        """Sun mode on, or start charging."""
-        await self._set(on=True)
-
-    async def async_turn_off(self, **kwargs: Any) -> None:
-        """Sun mode off, or stop charging."""
-        await self._set(on=False)
-
-    @meterlink_exception_handler
-    async def _set(self, *, on: bool) -> None:
+    async def _write(self, *, on: bool) -> None:
         client = self.runtime.client
         if self._what == "sun_mode":
             await client.set_wallbox_sun_mode(self._index, on)
