@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, Final
+from functools import partial
+from typing import TYPE_CHECKING, Any, Final, Protocol
 
 from homeassistant.components.recorder.models import StatisticMetaData
 from homeassistant.components.recorder.statistics import get_last_statistics
@@ -13,7 +14,10 @@ from homeassistant.helpers.recorder import get_instance
 from homeassistant.util import dt as dt_util
 from homeassistant.util.unit_conversion import BaseUnitConverter
 
-from .const import DOMAIN
+from .const import DOMAIN, LOGGER
+from .protocols.errors import MeterLinkError
+
+CONF_IMPORT_STATISTICS: Final = "import_statistics"  # entry option: import history (default on)
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Coroutine
@@ -74,6 +78,17 @@ async def async_last_hour(hass: HomeAssistant, statistic_id: str) -> LastHour | 
     )
 
 
+class Importer(Protocol):
+    """A history importer: how often it may run, and one run."""
+
+    @property
+    def every(self) -> timedelta:
+        """The shortest time between two runs."""
+
+    async def async_run(self) -> Any:
+        """Import what is new."""
+
+
 class BackgroundImport:
     """Runs an entry's history import in the background: one at a time, at most every ``every``."""
 
@@ -84,6 +99,21 @@ class BackgroundImport:
         self._label = label
         self.task: asyncio.Task[None] | None = None
         self.last_start: datetime | None = None
+
+    def start(self, importer: Importer | None) -> None:
+        """Run ``importer`` in the background, when the entry imports statistics (the default).
+
+        An import that fails is logged and tried again at the next chance (at most ``every``).
+        """
+        if importer is None or not self._entry.options.get(CONF_IMPORT_STATISTICS, True):
+            return
+        self.schedule(partial(self._run_logged, importer), importer.every)
+
+    async def _run_logged(self, importer: Importer) -> None:
+        try:
+            await importer.async_run()
+        except MeterLinkError as err:
+            LOGGER.warning("%s %s stopped: %s", self._label, self._entry.title, err)
 
     def schedule(self, run: Callable[[], Coroutine[Any, Any, None]], every: timedelta) -> None:
         """Start ``run()`` unless an import runs, or started less than ``every`` ago."""

@@ -35,7 +35,6 @@ from ...protocols.dcs import (
 from ...protocols.errors import MeterLinkAuthenticationError, MeterLinkError
 from .const import (
     CONF_API,
-    CONF_IMPORT_STATISTICS,
     CONF_PASSWORD,
     CONF_REGISTERS,
     CONF_SERVER_ID,
@@ -300,16 +299,7 @@ class DcsRuntime(MeterLinkRuntime):
 
     def schedule_import(self) -> None:
         """Start a history import in the background unless one runs or ran recently."""
-        if not self.entry.options.get(CONF_IMPORT_STATISTICS, True) or self.importer is None:
-            return
-        self.imports.schedule(self._async_import, self.importer.every)
-
-    async def _async_import(self) -> None:
-        assert self.importer is not None  # noqa: S101
-        try:
-            await self.importer.async_run()
-        except MeterLinkError as err:
-            LOGGER.warning("DCS %s: history import stopped: %s", self.entry.title, err)
+        self.imports.start(self.importer)
 
     async def async_wait_import(self) -> None:
         """Wait for a running import to finish (shutdown and tests)."""

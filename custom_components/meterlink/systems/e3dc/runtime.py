@@ -25,7 +25,6 @@ from ...protocols.errors import MeterLinkError
 from .const import (
     CLIENT_TIMEOUT,
     CONF_HOST,
-    CONF_IMPORT_STATISTICS,
     CONF_PASSWORD,
     CONF_PORT,
     CONF_RSCP_KEY,
@@ -382,16 +381,7 @@ class E3dcRuntime(MeterLinkRuntime):
 
     def schedule_import(self) -> None:
         """Start a history import in the background unless one runs or ran recently."""
-        if not self.entry.options.get(CONF_IMPORT_STATISTICS, True) or self.importer is None:
-            return
-        self.imports.schedule(self._async_import, self.importer.every)
-
-    async def _async_import(self) -> None:
-        assert self.importer is not None  # noqa: S101
-        try:
-            await self.importer.async_run()
-        except MeterLinkError as err:
-            LOGGER.warning("E3/DC %s: history import stopped: %s", self.entry.title, err)
+        self.imports.start(self.importer)
 
     async def async_wait_import(self) -> None:
         """Wait for a running import to finish (shutdown and tests)."""
