@@ -180,6 +180,13 @@ async def test_switches_numbers_and_button_are_confirmed(  # noqa: PLR0915 - one
         assert box.charging is False
         await call(hass, "switch", "turn_on", charging)
         assert box.charging is True
+        schuko = entity(entity_registry, "switch", "wallbox_0_schuko")
+        assert state(hass, schuko).state == (STATE_ON if box.schuko_on else STATE_OFF)
+        await call(hass, "switch", "turn_on", schuko)
+        assert box.schuko_on is True
+        assert state(hass, schuko).state == STATE_ON
+        await call(hass, "switch", "turn_off", schuko)
+        assert box.schuko_on is False
 
         max_charge = entity(entity_registry, "number", "max_charge_power")
         await call(hass, "number", "set_value", max_charge, value=3000)

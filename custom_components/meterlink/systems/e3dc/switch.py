@@ -34,6 +34,7 @@ def build_switches(runtime: E3dcRuntime) -> Iterator[Entity]:
     for index in wallboxes:
         yield E3dcWallboxSwitch(runtime, index, "sun_mode")
         yield E3dcWallboxSwitch(runtime, index, "charging")
+        yield E3dcWallboxSwitch(runtime, index, "schuko")
 
 
 class E3dcReadBackSwitch(E3dcEntity, SwitchEntity):
@@ -193,7 +194,7 @@ def replace_wallbox(data: E3dcDetails, box: Wallbox) -> E3dcDetails:
 
 
 class E3dcWallboxSwitch(E3dcReadBackSwitch):
-    """A wallbox's sun mode, or its charging (started and stopped by a toggle command)."""
+    """A wallbox's sun mode, Schuko socket, or charging (started and stopped by a toggle)."""
 
     def __init__(self, runtime: E3dcRuntime, index: int, what: str) -> None:
         """Attach the control to its wallbox."""
@@ -210,16 +211,20 @@ class E3dcWallboxSwitch(E3dcReadBackSwitch):
     def _state(self, box: Wallbox | None) -> bool | None:
         if box is None:
             return None
-        return box.sun_mode if self._what == "sun_mode" else box.charging
+        if self._what == "sun_mode":
+            return box.sun_mode
+        return box.schuko_on if self._what == "schuko" else box.charging
 
     def _current(self, data: E3dcDetails) -> bool | None:
-        """Return the wallbox's sun mode or charging state as last read."""
+        """Return the wallbox's sun mode, charging or socket state as last read."""
         return self._state(data.wallbox(self._index))
 
     async def _write(self, *, on: bool) -> None:
         client = self.runtime.client
         if self._what == "sun_mode":
             await client.set_wallbox_sun_mode(self._index, on)
+        elif self._what == "schuko":
+            await client.set_wallbox_schuko(self._index, on)
         else:
             current = self._state(await client.wallbox(self._index))
             if current is not on:  # a toggle: only send it when the state differs
