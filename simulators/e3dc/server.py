@@ -66,6 +66,7 @@ class Faults:
     bad_crc: int = 0
     mismatch: int = 0  # answer with an item that answers none of the requests
     lose_write_reply: int = 0  # apply the next N writes, then hang up instead of replying
+    error_tags: set[int] = field(default_factory=set)  # requests answered with an RSCP error
     stall: bool = False
     delay_s: float = 0.0
     auth: AuthFault = None
@@ -256,6 +257,8 @@ class E3dcSimulator:
             return _rsp(tag, _B, self.faults.auth != "offline")
         if session.level <= 0:
             return _err(tag, RscpErrorCode.ACCESS_DENIED)
+        if tag in self.faults.error_tags:
+            return _err(tag, RscpErrorCode.NOT_AVAILABLE)
         if tag == T.RSCP_REQ_USER_LEVEL:
             return _rsp(tag, _U8, session.level)
         if tag in INSTALLER_ONLY:

@@ -23,7 +23,8 @@ Faults (all apply to E3/DC; none is N/A):
 - bad_checksum: the simulator corrupts the frame CRC-32: unavailable, back at the next poll.
 - wrong_credentials: portal password or RSCP key changed: reauth flow (no repair issue); back
   once the person has entered the new secret.
-- server_error: a reply answering none of the requests: unavailable, back; the login refused
+- server_error: a reply answering none of the requests: unavailable, back; RSCP error items
+  for two live values: those two unavailable, the others read, back; the login refused
   with an RSCP error (the device cannot reach E3/DC's portal): repair issue, no reauth; back
   and the issue gone at the next poll.
 - device_reboot_changed_state: the simulator is off (refused), its clock moves three hours and
@@ -388,6 +389,18 @@ async def test_server_error(hass: HomeAssistant, issue_registry: ir.IssueRegistr
         await hass.async_block_till_done()
         r.assert_unavailable()
         r.no_action_needed()
+        await r.poll()
+        r.assert_current()
+        # the device answers two of the live values with an RSCP error: those two only
+        r.sim.faults.error_tags = {T.EMS_REQ_POWER_PV, T.EMS_REQ_BAT_SOC}
+        await r.refresh()
+        shown = r.states()
+        assert shown.pop("pv_power") == shown.pop("state_of_charge") == STATE_UNAVAILABLE
+        assert {k: float(v) for k, v in shown.items()} == pytest.approx(
+            {k: v for k, v in before.items() if k in shown}
+        )
+        r.no_action_needed()
+        r.sim.faults.error_tags = set()
         await r.poll()
         r.assert_current()
         r.sim.faults.auth = "error"  # the device cannot check logins with E3/DC's portal
