@@ -4,9 +4,10 @@ Session (fact sheet section 5): connect to TCP 5033, start fresh cipher chains, 
 RSCP_REQ_AUTHENTICATION, read the user level. Then every public method sends ONE frame holding
 all its requests and reads ONE reply frame. Failures are told apart so Home Assistant can act:
 
-* the device closes the socket or answers bytes that do not decrypt to a frame right after the
-  login frame -> :class:`RscpAuthenticationError` with ``secret="rscp_key"`` (go-rscp issue #6:
-  a wrong key "just breaks the communication with EOF");
+* the device closes the socket in order (FIN) or answers bytes that do not decrypt to a frame
+  right after the login frame -> :class:`RscpAuthenticationError` with ``secret="rscp_key"``
+  (go-rscp issue #6: a wrong key "just breaks the communication with EOF"); a reset or a
+  timeout there is a connection error;
 * user level 0 or ACCESS_DENIED -> ``secret="password"``, unless the device reports it is not
   online (SRV_IS_ONLINE false) or answers the login with another RSCP error: then
   :class:`RscpPortalUnreachableError` (local logins are checked against E3/DC's portal, fact
