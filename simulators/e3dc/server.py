@@ -65,6 +65,8 @@ class Faults:
     garbage: int = 0
     bad_crc: int = 0
     mismatch: int = 0  # answer with an item that answers none of the requests
+    lose_write_reply: int = 0  # apply the next N writes, then hang up instead of replying
+    error_tags: set[int] = field(default_factory=set)  # requests answered with an RSCP error
     stall: bool = False
     delay_s: float = 0.0
     auth: AuthFault = None
@@ -86,6 +88,7 @@ class Stats:
     frames: int = 0
     logins: int = 0
     requests_by_tag: dict[int, int] = field(default_factory=dict)
+    executed: dict[int, int] = field(default_factory=dict)  # writes applied, by request tag
 
 
 def _rsp(tag: int, rscp_type: RscpType, value: object = None) -> RscpItem:
@@ -218,12 +221,16 @@ class E3dcSimulator:
             return True
         if faults.delay_s:
             await asyncio.sleep(faults.delay_s)
+        writes = sum(self.stats.executed.values())
         # one frame is answered from one instant, as the device answers from one snapshot
         self._frame_now = self.clock()
         try:
             replies = [self.answer(request, session) for request in items]
         finally:
             self._frame_now = None
+        if faults.lose_write_reply and sum(self.stats.executed.values()) > writes:
+            faults.lose_write_reply -= 1
+            return False  # applied, but the reply is lost
         if logged_in:
             replies += self.extra_reply_items
         if logged_in and faults.mismatch:
@@ -256,6 +263,8 @@ class E3dcSimulator:
             return _rsp(tag, _B, self.faults.auth != "offline")
         if session.level <= 0:
             return _err(tag, RscpErrorCode.ACCESS_DENIED)
+        if tag in self.faults.error_tags:
+            return _err(tag, RscpErrorCode.NOT_AVAILABLE)
         if tag == T.RSCP_REQ_USER_LEVEL:
             return _rsp(tag, _U8, session.level)
         if tag in INSTALLER_ONLY:
@@ -271,6 +280,10 @@ class E3dcSimulator:
         # Requests this simulator does not model: an error item answers them, as a device
         # answers tags of other models or firmware (the session goes on).
         return _err(tag, RscpErrorCode.UNKNOWN_TAG)
+
+    def _executed(self, tag: int) -> None:
+        """Count a write the device applied (tests prove none runs twice)."""
+        self.stats.executed[tag] = self.stats.executed.get(tag, 0) + 1
 
     def _login(self, request: RscpItem, session: Session) -> RscpItem:
         """Check user and password (and the portal-offline fault)."""
@@ -408,6 +421,7 @@ class E3dcSimulator:
     def _set_power_settings(self, request: RscpItem) -> RscpItem:
         """Apply the given settings; each answered by an EMS_RES_* Char8 (0 ok, 1 adjusted)."""
         s, limit = self.model.settings, self.model.max_battery_power_w
+        self._executed(request.tag)
         results: list[RscpItem] = []
         for child in request.children:
             value = child.value
@@ -454,6 +468,7 @@ class E3dcSimulator:
     def _start_manual_charge(self, request: RscpItem) -> RscpItem:
         """Start (or with 0 stop) a manual charge; refused if started within the last hour."""
         s, now = self.model.settings, int(self.clock())
+        self._executed(request.tag)
         energy = request.value if isinstance(request.value, int) else 0
         if energy and now - s.manual_charge_start < MANUAL_CHARGE_LOCK_S:
             return _rsp(request.tag, _B, value=False)
@@ -466,6 +481,7 @@ class E3dcSimulator:
 
     def _set_power(self, request: RscpItem) -> RscpItem:
         """Force a power mode for POWER_MODE_HOLD_S seconds."""
+        self._executed(request.tag)
         s = self.model.settings
         mode = request.get(T.EMS_REQ_SET_POWER_MODE)
         value = request.get(T.EMS_REQ_SET_POWER_VALUE)
@@ -500,6 +516,7 @@ class E3dcSimulator:
 
     def _set_idle_periods(self, request: RscpItem) -> RscpItem:
         """Store idle periods (full replacement, as pye3dc sends them)."""
+        self._executed(request.tag)
         stored: list[dict[str, int | bool]] = []
         for p in request.find_all(T.EMS_IDLE_PERIOD):
             start, end = p.find(T.EMS_IDLE_PERIOD_START), p.find(T.EMS_IDLE_PERIOD_END)
@@ -525,6 +542,7 @@ class E3dcSimulator:
 
         def handler(request: RscpItem) -> RscpItem:
             """Store and echo."""
+            self._executed(request.tag)
             value = request.value if isinstance(request.value, int) else 0
             current = getattr(self.model.settings, name)
             setattr(self.model.settings, name, bool(value) if isinstance(current, bool) else value)
@@ -730,6 +748,7 @@ class E3dcSimulator:
 
     def _wallbox_write(self, box: WallboxState, request: RscpItem) -> RscpItem:
         """Apply a WB_EXTERN_DATA write (pye3dc byte layout) and echo it."""
+        self._executed(request.tag)
         data = request.get(T.WB_EXTERN_DATA)
         if not isinstance(data, bytes) or len(data) < 6:
             return _err(request.tag, RscpErrorCode.FORMAT)
@@ -808,6 +827,7 @@ class E3dcSimulator:
 
     def _command_actuator(self, request: RscpItem) -> RscpItem:
         """Switch an actuator; False for an unknown index or command."""
+        self._executed(request.tag)
         index = request.get(T.HA_DATAPOINT_INDEX)
         command = request.get(T.HA_REQ_COMMAND)
         for switch in self.model.switches:

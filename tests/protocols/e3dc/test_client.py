@@ -22,6 +22,7 @@ from custom_components.meterlink.protocols.e3dc.models import IdlePeriod, combin
 from custom_components.meterlink.protocols.e3dc.tags import RscpTag as T, RscpType
 from simulators.e3dc.model import PowerModel, WallboxState
 from simulators.e3dc.server import E3dcSimulator
+from simulators.faultproxy import FaultProxy
 
 from .conftest import KEY, PASSWORD, Clock, make_client
 
@@ -546,3 +547,50 @@ async def test_single_wallbox_and_wallbox_settings_reads(
     assert settings.discharge_battery_until_pct == sim.model.settings.wb_discharge_bat_until
     missing = await client.wallbox(5)
     assert missing.max_charge_current_a is None
+
+
+async def test_writes_are_sent_once_when_their_reply_is_lost(
+    client: RscpClient, sim: E3dcSimulator
+) -> None:
+    sim.faults.lose_write_reply = 1  # applied, then the device hangs up
+    with pytest.raises(RscpConnectionError):
+        await client.set_switch(1, on=True)
+    assert sim.stats.executed[T.HA_REQ_COMMAND_ACTUATOR] == 1  # not sent again
+    assert sim.model.switches[0].on is True
+    # a write that verifies by reading back goes on to the read-back instead of raising
+    sim.faults.lose_write_reply = 1
+    after = await client.set_power_settings(max_charge_w=3000)
+    assert after.max_charge_power_w == 3000
+    assert sim.stats.executed[T.EMS_REQ_SET_POWER_SETTINGS] == 1
+
+
+async def test_connect_backoff_is_capped(sim: E3dcSimulator) -> None:
+    ticks = Clock(1000.0)
+    rscp = make_client(sim, monotonic=ticks, max_backoff_s=3.0)
+    await sim.stop()
+    for _ in range(4):  # 1, 2, 3 (not 4), 3 (not 8) s
+        with pytest.raises(RscpConnectionError, match="cannot connect"):
+            await rscp.poll_live()
+        ticks.now += 3.0
+    with pytest.raises(RscpConnectionError, match="cannot connect"):
+        await rscp.poll_live()
+    with pytest.raises(RscpConnectionError, match=r"another 3\.0 s"):
+        await rscp.poll_live()
+    await rscp.close()
+
+
+async def test_a_login_reply_cut_once_is_not_a_wrong_key(sim: E3dcSimulator) -> None:
+    proxy = await FaultProxy(sim.port).start()
+    try:
+        rscp = make_client(sim, port=proxy.port)
+        proxy.drop_mid_frame(cut_at=5)  # the login reply
+        await rscp.connect()  # a second login on a fresh connection works
+        assert proxy.stats.cuts == 1
+        assert sim.stats.logins == 2
+        await rscp.close()
+        sim.rscp_key = "another-key"  # a wrong key fails both logins
+        with pytest.raises(RscpAuthenticationError) as err:
+            await rscp.connect()
+        assert err.value.secret == "rscp_key"
+    finally:
+        await proxy.stop()

@@ -4,16 +4,22 @@ Session (fact sheet section 5): connect to TCP 5033, start fresh cipher chains, 
 RSCP_REQ_AUTHENTICATION, read the user level. Then every public method sends ONE frame holding
 all its requests and reads ONE reply frame. Failures are told apart so Home Assistant can act:
 
-* the device closes the socket or answers bytes that do not decrypt to a frame right after the
-  login frame -> :class:`RscpAuthenticationError` with ``secret="rscp_key"`` (go-rscp issue #6:
-  a wrong key "just breaks the communication with EOF");
+* the device closes the socket in order (FIN) or answers bytes that do not decrypt to a frame
+  right after the login frame -> :class:`RscpAuthenticationError` with ``secret="rscp_key"``
+  (go-rscp issue #6: a wrong key "just breaks the communication with EOF"); a reset or a
+  timeout there is a connection error;
 * user level 0 or ACCESS_DENIED -> ``secret="password"``, unless the device reports it is not
   online (SRV_IS_ONLINE false) or answers the login with another RSCP error: then
   :class:`RscpPortalUnreachableError` (local logins are checked against E3/DC's portal, fact
   sheet 5; the exact wire signal of that refusal is not documented - both are handled);
 * timeouts, resets, garbage later in a session -> connection/protocol errors; the client
-  reconnects once per request (never for toggles, which must not run twice) and then backs off
-  (1 s doubling to 60 s) so a device that tolerates only few clients is not hammered.
+  reconnects once per read and then backs off (1 s doubling to 60 s, or to ``max_backoff_s``)
+  so a device that tolerates only few clients is not hammered. Writes are sent once: when
+  their reply is lost the device may have applied them, so they are never re-sent; the
+  methods that verify by reading back go on to the read-back, the others raise;
+* a login reply that is cut or garbled looks like a wrong RSCP key; the client believes it
+  only when a second login on a fresh connection fails the same way (a network blip must not
+  start a reauthentication).
 
 An idle connection is kept alive with INFO_REQ_UTC_TIME every ``keepalive_s`` seconds; call
 :meth:`RscpClient.close` (or use ``async with``) to stop it.
@@ -114,6 +120,10 @@ class Topology:
     wallboxes: tuple[int, ...] = ()
 
 
+class _ClosedError(RscpConnectionError):
+    """The peer closed the connection in order (FIN), as a device does on a wrong RSCP key."""
+
+
 class _Connection:
     """One authenticated TCP connection with its cipher state."""
 
@@ -151,12 +161,18 @@ class RscpClient:
         on_frame: FrameCallback | None = None,
         clock: Callable[[], float] = time.time,
         monotonic: Callable[[], float] = time.monotonic,
+        max_backoff_s: float = BACKOFF_S[-1],
     ) -> None:
-        """Store settings; nothing connects until the first request or :meth:`connect`."""
+        """Store settings; nothing connects until the first request or :meth:`connect`.
+
+        ``max_backoff_s`` caps the pause after failed connects: a poller passes its interval,
+        so a device that comes back is read again at the next poll.
+        """
         RscpCipher(rscp_key)  # validates the key length early
         self.host = host
         self.port = port
         self.timeout = timeout
+        self.max_backoff_s = max_backoff_s
         self.keepalive_s = keepalive_s
         self._username = username
         self._password = password
@@ -228,6 +244,18 @@ class RscpClient:
     # ------------------------------------------------------------------ transport
 
     async def _open(self) -> _Connection:
+        """Open an authenticated connection; a suspected wrong RSCP key is checked once more."""
+        try:
+            return await self._open_once()
+        except RscpAuthenticationError as err:
+            if err.secret != SECRET_RSCP_KEY:
+                raise
+            # a wrong key and a login reply cut or garbled on the way look the same: only a
+            # second failure on a fresh connection makes it the key
+            _LOGGER.debug("E3/DC login looked like a wrong RSCP key, trying once more: %s", err)
+            return await self._open_once()
+
+    async def _open_once(self) -> _Connection:
         """Open TCP, authenticate, and return the ready connection."""
         try:
             async with asyncio.timeout(self.timeout):
@@ -253,8 +281,8 @@ class RscpClient:
         try:
             frame = await self._exchange(conn, [login], log_items=[masked])
         except (RscpConnectionError, RscpProtocolError) as err:
-            if isinstance(err, RscpTimeoutError):
-                raise
+            if isinstance(err, RscpConnectionError) and not isinstance(err, _ClosedError):
+                raise  # a timeout or a reset (e.g. a bridge whose device is off): not the key
             msg = (
                 "the E3/DC dropped the connection or sent undecipherable bytes after the "
                 f"login frame: the RSCP key is probably wrong ({err})"
@@ -316,7 +344,7 @@ class RscpClient:
                     chunk = await conn.reader.read(READ_SIZE)
                     if not chunk:
                         msg = f"{self.host}:{self.port} closed the connection"
-                        raise RscpConnectionError(msg)
+                        raise _ClosedError(msg)
                     conn.pending.extend(conn.decoder.feed(chunk))
         except TimeoutError as err:
             msg = f"no reply from {self.host}:{self.port} within {self.timeout} s"
@@ -343,8 +371,8 @@ class RscpClient:
     ) -> tuple[RscpItem, ...]:
         """Send ``items`` in one frame and return the reply items (reconnecting if needed).
 
-        With ``retry`` a failed exchange is sent once more on a fresh connection; toggles and
-        other requests that must not run twice pass ``retry=False``.
+        With ``retry`` a failed exchange is sent once more on a fresh connection; writes pass
+        ``retry=False``: a lost reply does not tell whether the device applied them.
         """
         async with self._lock:
             return await self._request_locked(items, retry=retry)
@@ -359,7 +387,7 @@ class RscpClient:
         except (RscpConnectionError, RscpProtocolError) as err:
             self._drop()
             if not retry:
-                raise  # the next request reconnects; a lost toggle must not run twice
+                raise  # the next request reconnects; a write must not run twice
             _LOGGER.debug("E3/DC request failed, reconnecting once: %s", err)
             conn = await self._ensure_connected()
             try:
@@ -393,7 +421,7 @@ class RscpClient:
 
     def _note_failure(self) -> None:
         """Schedule the next allowed connection attempt (exponential backoff)."""
-        delay = BACKOFF_S[min(self._failures, len(BACKOFF_S) - 1)]
+        delay = min(BACKOFF_S[min(self._failures, len(BACKOFF_S) - 1)], self.max_backoff_s)
         self._failures += 1
         self._retry_at = self._monotonic() + delay
 
@@ -538,7 +566,8 @@ class RscpClient:
     async def set_switch(self, index: int, on: bool) -> bool:
         """Switch a smart-home actuator on or off; True if the device accepted it."""
         reply = _require(
-            await self.request([commands.set_switch(index, on)]), T.HA_COMMAND_ACTUATOR
+            await self.request([commands.set_switch(index, on)], retry=False),
+            T.HA_COMMAND_ACTUATOR,
         )
         return bool(reply.value)
 
@@ -565,7 +594,9 @@ class RscpClient:
             powersave=powersave,
             weather_regulated_charge=weather_regulated_charge,
         )
-        _check_results(_require(await self.request([request]), T.EMS_SET_POWER_SETTINGS))
+        reply = await self._write_then_verify([request])
+        if reply is not None:
+            _check_results(_require(reply, T.EMS_SET_POWER_SETTINGS))
         after = await self.power_settings()
         wanted = replace(
             current,
@@ -586,7 +617,9 @@ class RscpClient:
     async def clear_power_limits(self) -> PowerSettings:
         """Remove the user power limits (EMS_POWER_LIMITS_USED = false) and verify."""
         request = commands.set_power_settings(limits_used=False)
-        _check_results(_require(await self.request([request]), T.EMS_SET_POWER_SETTINGS))
+        reply = await self._write_then_verify([request])
+        if reply is not None:
+            _check_results(_require(reply, T.EMS_SET_POWER_SETTINGS))
         after = await self.power_settings()
         if after.power_limits_used:
             msg = "E3/DC still reports power limits in use after clearing them"
@@ -614,10 +647,9 @@ class RscpClient:
 
     async def set_idle_periods(self, periods: Sequence[IdlePeriod]) -> tuple[IdlePeriod, ...]:
         """Replace every idle period and verify by reading them back."""
-        reply = _require(
-            await self.request([commands.set_idle_periods(periods)]), T.EMS_SET_IDLE_PERIODS
-        )
-        if reply.value is not True:
+        sent = await self._write_then_verify([commands.set_idle_periods(periods)])
+        reply = None if sent is None else _require(sent, T.EMS_SET_IDLE_PERIODS)
+        if reply is not None and reply.value is not True:
             msg = f"E3/DC refused the idle periods (answered {reply.value!r})"
             raise RscpResponseError(msg)
         after = await self.idle_periods()
@@ -633,7 +665,10 @@ class RscpClient:
 
     async def set_power_mode(self, mode: commands.PowerMode, power_w: int) -> None:
         """Force a battery power mode (idle, charge, discharge, grid charge) for a while."""
-        _require(await self.request([commands.set_power_mode(mode, power_w)]), T.EMS_SET_POWER)
+        _require(
+            await self.request([commands.set_power_mode(mode, power_w)], retry=False),
+            T.EMS_SET_POWER,
+        )
 
     async def set_wallbox_sun_mode(self, index: int, on: bool) -> None:
         """Switch a wallbox's sun (solar-only) mode."""
@@ -647,11 +682,11 @@ class RscpClient:
 
     async def toggle_wallbox_phases(self, index: int) -> None:
         """Toggle a wallbox between one and three phases (never retried: a toggle)."""
-        await self._wallbox_write(index, commands.WallboxExtern.TOGGLE_PHASES, 1, retry=False)
+        await self._wallbox_write(index, commands.WallboxExtern.TOGGLE_PHASES, 1)
 
     async def toggle_wallbox_charging(self, index: int) -> None:
         """Start or stop charging at a wallbox (never retried: a toggle)."""
-        await self._wallbox_write(index, commands.WallboxExtern.TOGGLE_CHARGING, 1, retry=False)
+        await self._wallbox_write(index, commands.WallboxExtern.TOGGLE_CHARGING, 1)
 
     async def set_wallbox_schuko(self, index: int, on: bool) -> None:
         """Switch a wallbox's household socket."""
@@ -660,7 +695,7 @@ class RscpClient:
     async def set_battery_to_car(self, enabled: bool) -> bool:
         """Allow or forbid discharging the house battery into the car."""
         reply = _require(
-            await self.request([commands.set_battery_to_car(enabled)]),
+            await self.request([commands.set_battery_to_car(enabled)], retry=False),
             T.EMS_SET_BATTERY_TO_CAR_MODE,
         )
         return reply.value == (1 if enabled else 0)
@@ -680,8 +715,16 @@ class RscpClient:
     async def _ems_setting(self, request: int, value: int) -> bool:
         """Write one UChar8 EMS setting; True if the device echoes the value."""
         item = commands.set_ems_wallbox_setting(request, value)
-        reply = _require(await self.request([item]), request | RESPONSE_BIT)
+        reply = _require(await self.request([item], retry=False), request | RESPONSE_BIT)
         return reply.value == value
+
+    async def _write_then_verify(self, items: Sequence[RscpItem]) -> tuple[RscpItem, ...] | None:
+        """Send a write once; None when its reply was lost (the caller's read-back decides)."""
+        try:
+            return await self.request(items, retry=False)
+        except (RscpConnectionError, RscpProtocolError) as err:
+            _LOGGER.debug("E3/DC write reply lost, verifying by reading back: %s", err)
+            return None
 
     async def _wallbox_write(
         self,
@@ -690,11 +733,10 @@ class RscpClient:
         value: int,
         *,
         request: int = T.WB_REQ_SET_EXTERN,
-        retry: bool = True,
     ) -> None:
         """Send one wallbox extern-data write and check the echo (pye3dc sendWallboxSetRequest)."""
         item = commands.wallbox_extern(index, byte_index, value, request=request)
-        reply = _require(await self.request([item], retry=retry), T.WB_DATA)
+        reply = _require(await self.request([item], retry=False), T.WB_DATA)
         echo = reply.find(request | RESPONSE_BIT)
         if echo is None or echo.is_error:
             msg = (

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from homeassistant.components.button import ButtonEntity
 
 from ...helpers import meterlink_exception_handler
-from .entity import E3dcEntity
+from .entity import E3dcEntity, unless_reply_lost
 from .switch import replace_wallbox
 
 if TYPE_CHECKING:
@@ -41,10 +41,10 @@ class E3dcTogglePhasesButton(E3dcEntity, ButtonEntity):
 
     @meterlink_exception_handler
     async def async_press(self) -> None:
-        """Toggle (never retried: a toggle must not run twice), then check the phases changed."""
+        """Toggle (sent once: a toggle must not run twice), then check the phases changed."""
         client = self.runtime.client
         before = (await client.wallbox(self._index)).phases
-        await client.toggle_wallbox_phases(self._index)
+        await unless_reply_lost(client.toggle_wallbox_phases(self._index))
         box = await client.wallbox(self._index)
         if before is None or box.phases is None or box.phases == before:
             wanted = "1" if before == 3 else "3"  # noqa: PLR2004 - three phases

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from ...const import LOGGER
 from ...entity import MeterLinkEntity
+from ...protocols.e3dc.errors import RscpConnectionError, RscpProtocolError
 from .runtime import E3dcCoordinator
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Awaitable, Callable
 
     from homeassistant.helpers.device_registry import DeviceInfo
     from homeassistant.helpers.entity import EntityDescription
@@ -51,3 +53,18 @@ class E3dcEntity(MeterLinkEntity[E3dcCoordinator[Any]]):
         """Return the part of the coordinator's data this entity describes (None: absent)."""
         data = self.coordinator.data
         return None if data is None else self._source(data)
+
+
+async def unless_reply_lost[T](write: Awaitable[T]) -> T | None:
+    """Await a write (sent once); None when its reply was lost and the read-back must decide.
+
+    The device may have applied a write whose reply never came, so it is not sent again (a
+    toggle would flip back, a setting would be written twice): the caller reads the state
+    back and raises unless it shows what was asked. If the device is gone, the read-back
+    raises the connection error.
+    """
+    try:
+        return await write
+    except (RscpConnectionError, RscpProtocolError) as err:
+        LOGGER.debug("E3/DC write reply lost, reading back: %s", err)
+        return None

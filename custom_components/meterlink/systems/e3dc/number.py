@@ -9,7 +9,7 @@ from homeassistant.components.number import NumberDeviceClass, NumberEntity, Num
 from homeassistant.const import PERCENTAGE, EntityCategory, UnitOfElectricCurrent, UnitOfPower
 
 from ...helpers import meterlink_exception_handler
-from .entity import E3dcEntity
+from .entity import E3dcEntity, unless_reply_lost
 from .switch import replace_wallbox
 
 if TYPE_CHECKING:
@@ -134,9 +134,9 @@ class E3dcDischargeUntilNumber(E3dcEntity, NumberEntity):
         """Write the limit and read it back."""
         client = self.runtime.client
         wanted = round(value)
-        echoed = await client.set_wallbox_discharge_battery_until(wanted)
+        echoed = await unless_reply_lost(client.set_wallbox_discharge_battery_until(wanted))
         settings = await client.wallbox_settings()
-        if not echoed or settings.discharge_battery_until_pct != wanted:
+        if echoed is False or settings.discharge_battery_until_pct != wanted:
             raise self.runtime.not_confirmed(
                 "battery discharge limit for wallboxes",
                 wanted,
@@ -186,7 +186,7 @@ class E3dcWallboxCurrentNumber(E3dcEntity, NumberEntity):
         """Write the current and read the wallbox back."""
         client = self.runtime.client
         wanted = round(value)
-        await client.set_wallbox_max_current(self._index, wanted)
+        await unless_reply_lost(client.set_wallbox_max_current(self._index, wanted))
         box = await client.wallbox(self._index)
         if box.max_charge_current_a != wanted:
             raise self.runtime.not_confirmed(

@@ -18,7 +18,7 @@ from ...const import CONF_CAPTURE_FRAMES, DOMAIN, LOGGER
 from ...coordinator import MeterLinkConfigEntry, MeterLinkCoordinator, MeterLinkRuntime
 from ...helpers import error_translation
 from ...history import BackgroundImport
-from ...protocols.e3dc.client import RscpClient, Topology
+from ...protocols.e3dc.client import BACKOFF_S, RscpClient, Topology
 from ...protocols.e3dc.commands import HistoryPeriod, PowerMode
 from ...protocols.e3dc.errors import RscpPortalUnreachableError, RscpResponseError
 from ...protocols.errors import MeterLinkError
@@ -68,8 +68,13 @@ def build_client(
     *,
     timeout: float = CLIENT_TIMEOUT,
     keepalive_s: float | None = KEEPALIVE_S,
+    max_backoff_s: float = BACKOFF_S[-1],
 ) -> RscpClient:
-    """Return a client for an entry's (or a flow's) connection data (nothing connects yet)."""
+    """Return a client for an entry's (or a flow's) connection data (nothing connects yet).
+
+    ``max_backoff_s`` (the live interval for an entry) caps the pause after failed connects,
+    so a device that comes back is read at the next poll.
+    """
     return RscpClient(
         host=data[CONF_HOST],
         port=int(data.get(CONF_PORT, DEFAULT_PORT)),
@@ -79,6 +84,7 @@ def build_client(
         timeout=timeout,
         keepalive_s=keepalive_s,
         on_frame=on_frame,
+        max_backoff_s=max_backoff_s,
     )
 
 
@@ -194,10 +200,12 @@ class E3dcRuntime(MeterLinkRuntime):
             enabled=bool(entry.options.get(CONF_CAPTURE_FRAMES, False)),
             secrets=[entry.data.get(CONF_PASSWORD), entry.data.get(CONF_RSCP_KEY)],
         )
-        self.client = build_client(entry.data, self.capture.callback)
         self.serial: str = entry.data.get(CONF_SERIAL) or entry.unique_id or entry.entry_id
         seconds = entry.options.get(CONF_SCAN_INTERVAL)
         live_interval = timedelta(seconds=seconds) if seconds else DEFAULT_LIVE_INTERVAL
+        self.client = build_client(
+            entry.data, self.capture.callback, max_backoff_s=live_interval.total_seconds()
+        )
         self.static = E3dcStaticCoordinator(
             hass, entry, self, kind="static", update_interval=STATIC_INTERVAL
         )

@@ -9,7 +9,7 @@ from homeassistant.components.switch import SwitchDeviceClass, SwitchEntity
 from homeassistant.const import EntityCategory
 
 from ...helpers import meterlink_exception_handler
-from .entity import E3dcEntity
+from .entity import E3dcEntity, unless_reply_lost
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -103,11 +103,11 @@ class E3dcSmartSwitch(E3dcReadBackSwitch):
 
     async def _write(self, *, on: bool) -> None:
         client = self.runtime.client
-        accepted = await client.set_switch(self._index, on)
+        accepted = await unless_reply_lost(client.set_switch(self._index, on))
         switches = await client.switches()
         found = next((s for s in switches if s.index == self._index), None)
         read = None if found is None else found.is_on
-        if not accepted or read is not on:
+        if accepted is False or read is not on:
             raise self.runtime.not_confirmed(
                 self.name if isinstance(self.name, str) else f"switch {self._index}", on, read
             )
@@ -172,14 +172,14 @@ class E3dcWallboxSettingSwitch(E3dcReadBackSwitch):
     async def _write(self, *, on: bool) -> None:
         client = self.runtime.client
         if self._setting == "battery_to_car":
-            echoed = await client.set_battery_to_car(on)
+            echoed = await unless_reply_lost(client.set_battery_to_car(on))
         elif self._setting == "battery_before_car":
-            echoed = await client.set_battery_before_car(on)
+            echoed = await unless_reply_lost(client.set_battery_before_car(on))
         else:
-            echoed = await client.set_wallbox_enforce_power_assignment(on)
+            echoed = await unless_reply_lost(client.set_wallbox_enforce_power_assignment(on))
         settings = await client.wallbox_settings()
         read = self._read(settings, self._setting)
-        if not echoed or read is not on:
+        if echoed is False or read is not on:
             raise self.runtime.not_confirmed(self._setting.replace("_", " "), on, read)
         data = self.coordinator.data
         self.coordinator.async_set_updated_data(
@@ -222,13 +222,13 @@ class E3dcWallboxSwitch(E3dcReadBackSwitch):
     async def _write(self, *, on: bool) -> None:
         client = self.runtime.client
         if self._what == "sun_mode":
-            await client.set_wallbox_sun_mode(self._index, on)
+            await unless_reply_lost(client.set_wallbox_sun_mode(self._index, on))
         elif self._what == "schuko":
-            await client.set_wallbox_schuko(self._index, on)
+            await unless_reply_lost(client.set_wallbox_schuko(self._index, on))
         else:
             current = self._state(await client.wallbox(self._index))
             if current is not on:  # a toggle: only send it when the state differs
-                await client.toggle_wallbox_charging(self._index)
+                await unless_reply_lost(client.toggle_wallbox_charging(self._index))
         box = await client.wallbox(self._index)
         read = self._state(box)
         if read is not on:
