@@ -57,6 +57,7 @@ class Faults:
     refuse_association: bool = False
     latency_s: float = 0.0
     chunk_size: int | None = None  # dribble answers out in chunks of this many bytes
+    drop_action_reply: bool = False  # carry out the next ACTION, then close instead of answering
 
 
 @dataclass(kw_only=True)
@@ -279,6 +280,9 @@ class DlmsSimulator:
         if faults.stall:
             return True
         if faults.drop_after is not None and self.stats.requests > faults.drop_after:
+            return False
+        if faults.drop_action_reply and self.stats.apdus[-1:] in ([0xC3], [0xCB]):
+            faults.drop_action_reply = False  # ACTION-Request, plain or glo-ciphered
             return False
         if faults.latency_s:
             await asyncio.sleep(faults.latency_s)

@@ -63,6 +63,7 @@ from .errors import (
     DlmsError,
     DlmsObjectUndefinedError,
     DlmsProtocolError,
+    DlmsReplyLostError,
     DlmsResponseError,
     DlmsTimeoutError,
     DlmsUnsupportedError,
@@ -819,8 +820,12 @@ class DlmsClient:
                     await self._connect()
                 try:
                     result: T = await operation()
-                except DlmsConnectionError:
+                except DlmsConnectionError as err:
                     await self._drop()
+                    if not retry and not isinstance(err, DlmsReplyLostError):
+                        # never repeated: the caller reads back to learn what happened
+                        msg = f"{err}; the request may have reached the meter"
+                        raise DlmsReplyLostError(msg) from err
                     if attempt or not retry:
                         raise
                     _LOGGER.debug("link to the meter broke; reconnecting once")

@@ -24,6 +24,10 @@ class DlmsTimeoutError(DlmsConnectionError, MeterLinkTimeoutError):
     """The meter did not answer in time."""
 
 
+class DlmsReplyLostError(DlmsConnectionError):
+    """The link broke after a write or method request went out: it may have been carried out."""
+
+
 class DlmsProtocolError(DlmsError, MeterLinkProtocolError):
     """Bytes from the meter could not be understood."""
 
