@@ -187,10 +187,6 @@ def assert_never_wrong(rig: Rig, allowed: Callable[[str], Iterable[str]] | None 
 
 def assert_recovered(rig: Rig) -> None:
     """Every entity shows the simulator's current value."""
-    # a loaded machine can make a first read miss its turnaround: settle before recording
-    async with asyncio.timeout(10):
-        while not all(c.last_update_success for c in rig.runtime.coordinators):
-            await rig.poll()
     for (address, key), entity_id in rig.ids.items():
         shown = rig.state(entity_id)
         assert shown != STATE_UNAVAILABLE, entity_id
