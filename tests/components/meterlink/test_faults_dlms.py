@@ -15,8 +15,9 @@ Faults and how they apply to DLMS:
 - garbage: junk once before an answer (FaultProxy) is healed inside the poll (the read
   reconnects once); junk before every answer (simulator ``garbage``) makes the sensors
   unavailable on the wrapper transport, which cannot resynchronise inside a connection.
-- bad_checksum: HDLC FCS (simulator ``bad_fcs``, HDLC transport). The GCM tag is covered by the
-  push-meter tests (wrong keys); the simulator has no hook for a bad tag on polled replies.
+- bad_checksum: HDLC FCS (simulator ``bad_fcs``, HDLC transport) and the GCM tag of ciphered
+  replies after a good HLS association (simulator ``bad_tag``): transient, no reauth (the
+  association proved the keys).
 - wrong_credentials: the meter's LLS password changes; the association is refused, reauth
   starts, and the reauth flow with the new password brings the values back.
 - server_error: the meter refuses the association (no reason given: transient, no reauth), and
@@ -112,9 +113,10 @@ async def rigged(
     *,
     transport: SimTransport = SimTransport.WRAPPER,
     password: str | None = None,
+    hls: bool = False,
 ) -> AsyncIterator[Rig]:
     """Simulator, proxy, entry (short request timeout), recorded states; all torn down."""
-    async with meter_sim(transport=transport, password=password) as sim:
+    async with meter_sim(transport=transport, password=password, hls=hls) as sim:
         proxy = await FaultProxy(sim.port).start()
         entry = add_entry(hass, polled_data(sim, port=proxy.port), polled_options())
         with patch(f"{RUNTIME}.REQUEST_TIMEOUT", 0.3):
@@ -274,6 +276,17 @@ async def test_bad_checksum(hass: HomeAssistant, entity_registry: er.EntityRegis
 
         def clear() -> None:
             rig.sim.faults.bad_fcs = False
+
+        await outage_then_recovery(rig, clear)
+
+
+async def test_bad_gcm_tag(hass: HomeAssistant, entity_registry: er.EntityRegistry) -> None:
+    """Replies failing their GCM tag after a good HLS association: transient, no reauth."""
+    async with rigged(hass, entity_registry, hls=True) as rig:
+        rig.sim.faults.bad_tag = True
+
+        def clear() -> None:
+            rig.sim.faults.bad_tag = False
 
         await outage_then_recovery(rig, clear)
 

@@ -60,7 +60,9 @@ from .errors import (
     DlmsAuthenticationError,
     DlmsConnectionError,
     DlmsDataError,
+    DlmsDecipherError,
     DlmsError,
+    DlmsIntegrityError,
     DlmsObjectUndefinedError,
     DlmsProtocolError,
     DlmsReplyLostError,
@@ -762,12 +764,19 @@ class DlmsClient:
             return response
         title = bytes(self._gx.sourceSystemTitle or self._gx.serverSystemTitle or b"")
         ciphered = parse_service_ciphering(response, system_title=title)
-        return decrypt_apdu(
-            ciphered,
-            block_cipher_key=self._block_cipher_key,
-            authentication_key=self._authentication_key,
-            plausible=lambda plain: plain[:1] in _PLAIN_RESPONSES,
-        )
+        try:
+            return decrypt_apdu(
+                ciphered,
+                block_cipher_key=self._block_cipher_key,
+                authentication_key=self._authentication_key,
+                plausible=lambda plain: plain[:1] in _PLAIN_RESPONSES,
+            )
+        except DlmsDecipherError as err:
+            if not self.connected:
+                raise  # while associating: the keys are wrong
+            # The association proved the keys; this reply was damaged or forged on the way.
+            msg = f"a reply from the meter failed its integrity check: {err}"
+            raise DlmsIntegrityError(msg) from err
 
     def _encipher(self, request: bytes) -> bytes:
         """Cipher a request we build ourselves (GET-next) when the association is ciphered."""
