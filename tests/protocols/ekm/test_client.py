@@ -580,3 +580,12 @@ async def test_silent_bridge_connection_is_replaced(sim: EkmSimBus, tcp_bus: Ekm
     first = tcp_bus._transport
     assert isinstance(await tcp_bus.read(V4_2, include_b=False), EkmV4Reading)
     assert tcp_bus._transport is not first
+
+
+async def test_close_fails_the_exchange_in_flight(sim: EkmSimBus, tcp_bus: EkmBus) -> None:
+    sim.inject(Fault.DELAY, seconds=0.05)
+    reading = asyncio.create_task(tcp_bus.read(V4_1, include_b=False))
+    await wait_for(sim, "read")
+    await tcp_bus.close()
+    with pytest.raises(EkmConnectionError, match="closed"):
+        await reading

@@ -296,6 +296,8 @@ class EkmBus:
         self._transport = self._link = None
         if transport is None or link is None:
             return
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_exception(EkmConnectionError(f"{self.url} was closed"))
         transport.close()
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(5):
