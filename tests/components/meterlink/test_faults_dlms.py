@@ -119,7 +119,7 @@ async def rigged(
     async with meter_sim(transport=transport, password=password, hls=hls) as sim:
         proxy = await FaultProxy(sim.port).start()
         entry = add_entry(hass, polled_data(sim, port=proxy.port), polled_options())
-        with patch(f"{RUNTIME}.REQUEST_TIMEOUT", 0.3):
+        with patch(f"{RUNTIME}.REQUEST_TIMEOUT", 0.5):  # a stalled poll fails within ~1 s
             await setup_entry(hass, entry)
         assert entry.state is ConfigEntryState.LOADED
 

@@ -114,9 +114,9 @@ async def rig(
     hass: HomeAssistant, ekm_sim: EkmSimBus, entity_registry: er.EntityRegistry
 ) -> AsyncIterator[Rig]:
     """The bus simulator behind a FaultProxy, an entry on the proxy, states recorded."""
-    # The bridge adds a hop and CI shares two cores: allow 0.25 s for a meter's turnaround
-    # (a stalled read still fails within a third of a second).
-    timing = patch.dict(BUS_TIMING, {"turnaround": 0.25})
+    # The bridge adds a hop and CI shares two cores: allow 0.4 s for a meter's turnaround
+    # (a stalled poll of both meters still fails within a second).
+    timing = patch.dict(BUS_TIMING, {"turnaround": 0.4})
     timing.start()
     proxy = await FaultProxy(await ekm_sim.start_tcp()).start()
     url = f"socket://127.0.0.1:{proxy.port}"
