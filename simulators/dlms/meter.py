@@ -203,6 +203,10 @@ class SimulatedMeter:
         self.output_state = True
         self.control_state = 1  # connected
         self.control_mode = 4
+        # Disconnect-control methods carried out, in order ("disconnect" / "reconnect"), and
+        # callbacks told of each as it happens (before the reply is sent).
+        self.actions: list[str] = []
+        self.action_listeners: list[Callable[[str], None]] = []
 
     def now(self) -> dt.datetime:
         """Return the meter clock."""
@@ -312,6 +316,10 @@ class SimulatedMeter:
         def run(_: DataItem | None) -> None:
             self.output_state = connect
             self.control_state = 1 if connect else 0
+            action = "reconnect" if connect else "disconnect"
+            self.actions.append(action)
+            for listener in self.action_listeners:
+                listener(action)
 
         return run
 

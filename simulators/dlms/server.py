@@ -57,6 +57,8 @@ class Faults:
     refuse_association: bool = False
     latency_s: float = 0.0
     chunk_size: int | None = None  # dribble answers out in chunks of this many bytes
+    drop_action_reply: bool = False  # carry out the next ACTION, then close instead of answering
+    bad_tag: bool = False  # flip a bit of the GCM tag of ciphered GET answers (wrapper only)
 
 
 @dataclass(kw_only=True)
@@ -280,6 +282,9 @@ class DlmsSimulator:
             return True
         if faults.drop_after is not None and self.stats.requests > faults.drop_after:
             return False
+        if faults.drop_action_reply and self.stats.apdus[-1:] in ([0xC3], [0xCB]):
+            faults.drop_action_reply = False  # ACTION-Request, plain or glo-ciphered
+            return False
         if faults.latency_s:
             await asyncio.sleep(faults.latency_s)
         for frame in frames:
@@ -312,6 +317,8 @@ class DlmsSimulator:
                 self.stats.requests += 1
                 self.stats.apdus.append(frame.payload[0] if frame.payload else 0)
                 response = cosem.handle(frame.payload)
+                if self.faults.bad_tag and response[:1] == b"\xcc":  # glo-get-response
+                    response = response[:-1] + bytes((response[-1] ^ 0x01,))
                 answer = WrapperFrame(
                     source=frame.destination, destination=frame.source, payload=response
                 )

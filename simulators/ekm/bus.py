@@ -87,6 +87,7 @@ class EkmSimBus:
         self.fault_delay = fault_delay
         self._random = random.Random(seed)
         self._injections: list[_Injection] = []
+        self._lost_acks = 0
         self.selected: str | None = None
         self.authorized = False
         self.events: list[BusEvent] = []
@@ -111,6 +112,15 @@ class EkmSimBus:
         """Queue ``fault`` for the next ``count`` reads (of ``address``, or of any meter)."""
         addr = None if address is None else codec.normalize_address(address)
         self._injections.append(_Injection(fault, addr, count, seconds))
+
+    def lose_acks(self, count: int = 1) -> None:
+        """Execute the next ``count`` writes but send no ACK (the reply is lost on the wire)."""
+        self._lost_acks += count
+
+    def clear_faults(self) -> None:
+        """Forget every queued fault (a meter that rebooted answers normally again)."""
+        self._injections.clear()
+        self._lost_acks = 0
 
     def add_listener(self, listener: Callable[[BusEvent], None]) -> None:
         """Call ``listener`` for every bus event."""
@@ -139,7 +149,7 @@ class EkmSimBus:
 
     # --- protocol ------------------------------------------------------------------------
 
-    def handle(self, event: codec.EkmMeterEvent) -> tuple[bytes, float]:
+    def handle(self, event: codec.EkmMeterEvent) -> tuple[bytes, float]:  # noqa: PLR0911
         """Return (answer bytes, extra delay) for one request, command or end frame."""
         if isinstance(event, codec.EkmEndSession):
             self._record(BusEvent("end", self.selected))
@@ -160,6 +170,10 @@ class EkmSimBus:
             ok = meter.write(event.register, event.data)
             self._record(BusEvent("write", meter.address, f"{event.register}({event.data})"))
             self._save()
+            if ok and self._lost_acks:
+                self._lost_acks -= 1
+                self._record(BusEvent("fault", meter.address, "lost_ack"))
+                return b"", 0.0
             return (bytes((codec.ACK,)) if ok else NAK), 0.0
         self._record(BusEvent("refused", meter.address, event.command))
         return b"", 0.0

@@ -35,6 +35,7 @@ from custom_components.meterlink.protocols.dlms.errors import (
     DlmsConnectionError,
     DlmsError,
     DlmsObjectUndefinedError,
+    DlmsReplyLostError,
     DlmsTimeoutError,
 )
 from custom_components.meterlink.protocols.dlms.models import DlmsReading
@@ -404,3 +405,16 @@ async def test_small_meter_pdu_splits_lists_and_physical_address() -> None:
         assert [r.obis for r in results if isinstance(r, DlmsReading)] == registers
     finally:
         await simulator.close()
+
+
+async def test_method_reply_lost_is_never_repeated(sim: DlmsSimulator) -> None:
+    async with _client(sim) as client:
+        await client.read("1.0.1.7.0.255")
+        sim.faults.drop_action_reply = True
+        with pytest.raises(DlmsReplyLostError, match="may have reached the meter"):
+            await client.remote_disconnect()
+        assert sim.meter.actions == ["disconnect"]
+        assert sim.meter.output_state is False
+        reading = await client.read("0.0.96.3.10.255", class_id=70, attribute=2)
+        assert reading.value is False
+        assert sim.meter.actions == ["disconnect"]

@@ -13,7 +13,10 @@ from custom_components.meterlink.protocols.dlms.client import (
     DlmsClient,
     DlmsTransport,
 )
-from custom_components.meterlink.protocols.dlms.errors import DlmsAuthenticationError
+from custom_components.meterlink.protocols.dlms.errors import (
+    DlmsAuthenticationError,
+    DlmsIntegrityError,
+)
 from custom_components.meterlink.protocols.dlms.models import DlmsReading
 from simulators.dlms.cosem import ServerSecurity
 from simulators.dlms.meter import SimulatedMeter
@@ -122,3 +125,22 @@ async def test_counter_rejected_mid_session_reassociates(sim: DlmsSimulator) -> 
         assert reading.value == pytest.approx(sim.meter.physical_value("1.0.2.7.0.255"))
         assert client.invocation_counter == sim.security.client_counters[TITLE] + 1
     assert counters[-1] > 1000
+
+
+async def test_bad_tag_after_association_is_not_a_key_error() -> None:
+    """The association proved the keys: a reply failing its tag is damage, not a wrong key."""
+    sim = DlmsSimulator(
+        meter=SimulatedMeter(now=lambda: NOW),
+        security=ServerSecurity(block_cipher_key=EK, authentication_key=AK),
+    )
+    await sim.start()
+    try:
+        async with _client(sim, []) as client:
+            await client.read("1.0.1.7.0.255")
+            sim.faults.bad_tag = True
+            with pytest.raises(DlmsIntegrityError, match="integrity"):
+                await client.read("1.0.1.7.0.255")
+            sim.faults.bad_tag = False
+            assert (await client.read("1.0.1.7.0.255")).raw is not None
+    finally:
+        await sim.close()

@@ -24,6 +24,7 @@ from custom_components.meterlink.protocols.ekm.errors import (
     EkmProtocolError,
     EkmResponseError,
     EkmTimeoutError,
+    EkmUnconfirmedError,
     EkmValueError,
 )
 from custom_components.meterlink.protocols.ekm.models import (
@@ -526,3 +527,65 @@ async def test_check_password(sim: EkmSimBus, tcp_bus: EkmBus) -> None:
     with pytest.raises(EkmAuthenticationError):
         await tcp_bus.check_password(V3_1, 3, password="12345678")
     assert not [e for e in sim.events if e.kind == "write"]
+
+
+# --- a write whose ACK is lost ----------------------------------------------------------------
+
+
+async def test_lost_ack_is_confirmed_by_read_back_and_never_resent(
+    sim: EkmSimBus, bus: EkmBus
+) -> None:
+    sim.lose_acks(1)
+    a = await bus.set_relay(V4_1, 2, EkmRelayState.CLOSED)
+    assert a.relay_2_closed is True
+    assert [e.detail for e in sim.events if e.kind == "write"] == ["0082(10000)"]
+    sim.lose_acks(1)
+    await bus.set_ct_ratio(V4_1, 4, 400)  # a setting the read-back shows
+    assert sim.meters[V4_1].ct_ratio == 400
+    assert sum(e.kind == "write" for e in sim.events) == 2
+
+
+async def test_lost_ack_without_the_change_is_a_refusal(sim: EkmSimBus, tcp_bus: EkmBus) -> None:
+    meter = sim.meters[V4_1]
+    meter.write = lambda _register, _data: True  # type: ignore[method-assign]  # ACK, no change
+    sim.lose_acks(1)
+    with pytest.raises(EkmResponseError, match="did not take effect"):
+        await tcp_bus.set_relay(V4_1, 1, EkmRelayState.CLOSED)
+    assert sum(e.kind == "write" for e in sim.events) == 1
+
+
+async def test_lost_ack_of_an_unverifiable_write_raises(sim: EkmSimBus, tcp_bus: EkmBus) -> None:
+    sim.lose_acks(1)  # no read shows the LCD items: the lost ACK cannot be made good
+    with pytest.raises(EkmResponseError, match="did not acknowledge"):
+        await tcp_bus.set_lcd_items(V4_1, [1, 2])
+    assert sum(e.kind == "write" for e in sim.events) == 1
+
+
+async def test_nak_is_a_refusal_without_read_back(sim: EkmSimBus, tcp_bus: EkmBus) -> None:
+    sim.meters[V4_1].write = lambda _register, _data: False  # type: ignore[method-assign]
+    with pytest.raises(EkmResponseError, match="did not acknowledge") as info:
+        await tcp_bus.set_relay(V4_1, 1, EkmRelayState.CLOSED)
+    assert not isinstance(info.value, EkmUnconfirmedError)
+    reads = [e for e in sim.events if e.kind == "read"]
+    assert len(reads) == 1  # the session-opening read only
+
+
+async def test_silent_bridge_connection_is_replaced(sim: EkmSimBus, tcp_bus: EkmBus) -> None:
+    """After a timeout on a TCP bridge the next exchange opens a new connection."""
+    sim.inject(Fault.NO_ANSWER, address=V4_1)
+    with pytest.raises(EkmTimeoutError):
+        await tcp_bus.read(V4_1, include_b=False)
+    assert tcp_bus.is_open  # the end-of-session frame still went out on it
+    await wait_for(sim, "end")
+    first = tcp_bus._transport
+    assert isinstance(await tcp_bus.read(V4_2, include_b=False), EkmV4Reading)
+    assert tcp_bus._transport is not first
+
+
+async def test_close_fails_the_exchange_in_flight(sim: EkmSimBus, tcp_bus: EkmBus) -> None:
+    sim.inject(Fault.DELAY, seconds=0.05)
+    reading = asyncio.create_task(tcp_bus.read(V4_1, include_b=False))
+    await wait_for(sim, "read")
+    await tcp_bus.close()
+    with pytest.raises(EkmConnectionError, match="closed"):
+        await reading

@@ -60,9 +60,12 @@ from .errors import (
     DlmsAuthenticationError,
     DlmsConnectionError,
     DlmsDataError,
+    DlmsDecipherError,
     DlmsError,
+    DlmsIntegrityError,
     DlmsObjectUndefinedError,
     DlmsProtocolError,
+    DlmsReplyLostError,
     DlmsResponseError,
     DlmsTimeoutError,
     DlmsUnsupportedError,
@@ -761,12 +764,19 @@ class DlmsClient:
             return response
         title = bytes(self._gx.sourceSystemTitle or self._gx.serverSystemTitle or b"")
         ciphered = parse_service_ciphering(response, system_title=title)
-        return decrypt_apdu(
-            ciphered,
-            block_cipher_key=self._block_cipher_key,
-            authentication_key=self._authentication_key,
-            plausible=lambda plain: plain[:1] in _PLAIN_RESPONSES,
-        )
+        try:
+            return decrypt_apdu(
+                ciphered,
+                block_cipher_key=self._block_cipher_key,
+                authentication_key=self._authentication_key,
+                plausible=lambda plain: plain[:1] in _PLAIN_RESPONSES,
+            )
+        except DlmsDecipherError as err:
+            if not self.connected:
+                raise  # while associating: the keys are wrong
+            # The association proved the keys; this reply was damaged or forged on the way.
+            msg = f"a reply from the meter failed its integrity check: {err}"
+            raise DlmsIntegrityError(msg) from err
 
     def _encipher(self, request: bytes) -> bytes:
         """Cipher a request we build ourselves (GET-next) when the association is ciphered."""
@@ -819,8 +829,12 @@ class DlmsClient:
                     await self._connect()
                 try:
                     result: T = await operation()
-                except DlmsConnectionError:
+                except DlmsConnectionError as err:
                     await self._drop()
+                    if not retry and not isinstance(err, DlmsReplyLostError):
+                        # never repeated: the caller reads back to learn what happened
+                        msg = f"{err}; the request may have reached the meter"
+                        raise DlmsReplyLostError(msg) from err
                     if attempt or not retry:
                         raise
                     _LOGGER.debug("link to the meter broke; reconnecting once")

@@ -24,6 +24,14 @@ class DlmsTimeoutError(DlmsConnectionError, MeterLinkTimeoutError):
     """The meter did not answer in time."""
 
 
+class DlmsIntegrityError(DlmsConnectionError):
+    """A reply failed its GCM tag although the association with the same keys succeeded."""
+
+
+class DlmsReplyLostError(DlmsConnectionError):
+    """The link broke after a write or method request went out: it may have been carried out."""
+
+
 class DlmsProtocolError(DlmsError, MeterLinkProtocolError):
     """Bytes from the meter could not be understood."""
 

@@ -22,6 +22,7 @@ from .errors import (
     EkmProtocolError,
     EkmResponseError,
     EkmTimeoutError,
+    EkmUnconfirmedError,
     EkmValueError,
 )
 from .models import (
@@ -220,6 +221,7 @@ class EkmBus:
         self._link: _Link | None = None
         self._decoder = codec.EkmDecoder()
         self._waiter: asyncio.Future[codec.EkmClientEvent] | None = None
+        self._silent_link = False  # the last exchange timed out: replace a bridge connection
         self._kwh_scale: dict[str, int] = {}
         self.stats = {"exchanges": 0, "retries": 0, "tx_bytes": 0, "rx_bytes": 0}
 
@@ -294,6 +296,8 @@ class EkmBus:
         self._transport = self._link = None
         if transport is None or link is None:
             return
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_exception(EkmConnectionError(f"{self.url} was closed"))
         transport.close()
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(5):
@@ -301,11 +305,27 @@ class EkmBus:
 
     def _on_lost(self, link: _Link, exc: Exception | None) -> None:
         """Forget a lost connection; fail the exchange waiting on it."""
-        if link is self._link:
-            self._transport = self._link = None
+        if link is not self._link:
+            return  # a link already dropped here; a newer one may be serving an exchange
+        self._transport = self._link = None
         if self._waiter is not None and not self._waiter.done():
             msg = f"connection to {self.url} lost" + (f": {exc}" if exc else "")
             self._waiter.set_exception(EkmConnectionError(msg))
+
+    def _drop_silent_bridge_link(self) -> None:
+        """After silence on a TCP bridge, drop the connection; the exchange opens another.
+
+        Called by the exchange after the one that timed out (so an end-of-session frame still
+        goes out on the old connection). A bridge that vanished without FIN or RST (half-open)
+        would swallow every later request on the old connection, and an answer held up in the
+        network could arrive during the next exchange and be taken for its answer. A serial
+        port has neither problem.
+        """
+        transport, silent, self._silent_link = self._transport, self._silent_link, False
+        if not silent or transport is None or not self.url.startswith("socket://"):
+            return
+        self._transport = self._link = None
+        transport.abort()
 
     def _on_data(self, data: bytes) -> None:
         """Feed received bytes to the decoder; complete the waiting exchange."""
@@ -342,6 +362,7 @@ class EkmBus:
         self, frame: bytes, expect: Literal["block", "ack"], what: str
     ) -> codec.EkmClientEvent:
         """Drain stale input, send ``frame`` and wait exactly as long as the answer needs."""
+        self._drop_silent_bridge_link()
         await self.open()
         loop = asyncio.get_running_loop()
         if expect == "block":
@@ -379,6 +400,7 @@ class EkmBus:
                     msg = f"{what}: {self._decoder.skipped} bytes of garbage, no frame"
                     raise EkmProtocolError(msg)
                 msg = f"{what}: no answer within {timeout:.3f} s"
+                self._silent_link = True
                 raise EkmTimeoutError(msg)
         finally:
             self._waiter = None
@@ -515,48 +537,95 @@ class EkmBus:
         confirm: Callable[[EkmReading], bool],
         what: str,
         check_password: str | None = None,
+        verify_lost_ack: bool = False,
     ) -> EkmReading:
-        """Read, password, write, end; then read back and confirm, all ahead of queued polls."""
+        """Read, password, write, end; then read back and confirm, all ahead of queued polls.
+
+        The write frame is sent once, never again. When its ACK is lost (silence, a garbled
+        byte, the bridge connection breaking) and ``verify_lost_ack`` says the read-back shows
+        the change, the read-back decides: the change shows (confirmed), it does not
+        (EkmResponseError), or no read-back is possible (EkmUnconfirmedError).
+        """
         if write.v4_only and meter.version is not EkmVersion.V4:
             msg = f"{what} needs a v4 meter; meter {meter.address} is v3"
             raise EkmValueError(msg)
-        password_frame = codec.encode_password(password)
-        frame = write.encode()
         async with self._lock.hold(PRIORITY_COMMAND):
+            lost = await self._write_locked(
+                meter, password, write.encode(), what, verify_lost_ack=verify_lost_ack
+            )
             try:
-                # The read opens the session: command frames carry no address (§5.1).
-                await self._read_locked(meter, include_b=False)
-                try:
-                    await self._exchange(password_frame, "ack", f"meter {meter.address} password")
-                except (EkmTimeoutError, EkmProtocolError) as err:
-                    msg = f"meter {meter.address} did not accept the password"
-                    raise EkmAuthenticationError(msg, secret="password") from err  # noqa: S106
-                try:
-                    await self._exchange(frame, "ack", f"meter {meter.address} {what}")
-                except (EkmTimeoutError, EkmProtocolError) as err:
-                    msg = f"meter {meter.address} did not acknowledge {what}"
-                    raise EkmResponseError(msg) from err
-            finally:
-                self._end_session()
-            try:
-                if check_password is not None:
-                    await self._read_locked(meter, include_b=False)
-                    try:
-                        await self._exchange(
-                            codec.encode_password(check_password), "ack", "password check"
-                        )
-                    except (EkmTimeoutError, EkmProtocolError) as err:
-                        msg = f"meter {meter.address} does not accept the new password"
-                        raise EkmResponseError(msg) from err
-                    finally:
-                        self._end_session()
-                reading = await self._read_locked(meter, include_b=include_b)
-            finally:
-                self._end_session()
+                reading = await self._read_back_locked(
+                    meter, include_b=include_b, check_password=check_password
+                )
+            except EkmError as err:
+                if lost is None or isinstance(err, EkmResponseError):
+                    raise
+                msg = (
+                    f"meter {meter.address}: the answer to {what} was lost ({lost}) and the "
+                    f"meter could not be read back ({err}); it may have taken effect"
+                )
+                raise EkmUnconfirmedError(msg) from err
         if not confirm(reading):
-            msg = f"meter {meter.address} acknowledged {what} but its read-back does not show it"
+            if lost is not None:
+                msg = f"meter {meter.address} did not acknowledge {what}; its read-back shows"
+                msg += " it did not take effect"
+            else:
+                msg = f"meter {meter.address} acknowledged {what} but its read-back does not"
+                msg += " show it"
             raise EkmResponseError(msg)
         return reading
+
+    async def _write_locked(
+        self, meter: EkmMeterRef, password: str, frame: bytes, what: str, *, verify_lost_ack: bool
+    ) -> EkmError | None:
+        """Open a session, send the password and then the write once; end the session.
+
+        Return None when the meter acknowledged the write, or the error that lost its ACK when
+        a read-back can tell whether the meter carried it out.
+        """
+        try:
+            # The read opens the session: command frames carry no address (§5.1).
+            await self._read_locked(meter, include_b=False)
+            try:
+                await self._exchange(
+                    codec.encode_password(password), "ack", f"meter {meter.address} password"
+                )
+            except (EkmTimeoutError, EkmProtocolError) as err:
+                msg = f"meter {meter.address} did not accept the password"
+                raise EkmAuthenticationError(msg, secret="password") from err  # noqa: S106
+            try:
+                await self._exchange(frame, "ack", f"meter {meter.address} {what}")
+            except (EkmConnectionError, EkmProtocolError) as err:
+                nak = isinstance(err, EkmProtocolError) and err.snippet == bytes((codec.NAK,))
+                if nak or not verify_lost_ack:
+                    msg = f"meter {meter.address} did not acknowledge {what}"
+                    raise EkmResponseError(msg) from err
+                # The meter may have carried the write out: never send it again; read back.
+                _LOGGER.debug("meter %s: %s; confirming by read-back", meter.address, err)
+                return err
+            return None
+        finally:
+            self._end_session()
+
+    async def _read_back_locked(
+        self, meter: EkmMeterRef, *, include_b: bool, check_password: str | None
+    ) -> EkmReading:
+        """Read the meter after a command (checking a new password first, if one was set)."""
+        try:
+            if check_password is not None:
+                await self._read_locked(meter, include_b=False)
+                try:
+                    await self._exchange(
+                        codec.encode_password(check_password), "ack", "password check"
+                    )
+                except (EkmTimeoutError, EkmProtocolError) as err:
+                    msg = f"meter {meter.address} does not accept the new password"
+                    raise EkmResponseError(msg) from err
+                finally:
+                    self._end_session()
+            return await self._read_locked(meter, include_b=include_b)
+        finally:
+            self._end_session()
 
     async def set_relay(
         self,
@@ -584,6 +653,7 @@ class EkmBus:
             include_b=False,
             confirm=confirm,
             what=f"relay {index + 1} {'close' if want else 'open'}",
+            verify_lost_ack=True,
         )
         assert isinstance(reading, EkmV4Reading)  # noqa: S101
         return reading.a
@@ -618,6 +688,7 @@ class EkmBus:
             confirm=confirm,
             what=what,
             check_password=check_password,
+            verify_lost_ack=check is not None or check_a is not None or check_password is not None,
         )
 
     async def set_time(

@@ -43,6 +43,7 @@ SOH: Final = 0x01
 STX: Final = 0x02
 ETX: Final = 0x03
 ACK: Final = 0x06
+NAK: Final = 0x15  # a meter refusing a write (what it sends instead of ACK)
 # Fixed end-of-session frame SOH "B0" ETX 0x75 (fact sheet §2, ekmmeters serialPostEnd).
 END_SESSION: Final = b"\x01B0\x03u"
 # Every read answer is 255 bytes (fact sheet §2, ekmmeters unpackStruct).

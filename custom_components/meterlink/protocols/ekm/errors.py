@@ -46,3 +46,7 @@ class EkmAddressMismatchError(EkmProtocolError):
 
 class EkmResponseError(EkmError, MeterLinkResponseError):
     """The meter refused a command, or its read-back did not show the change."""
+
+
+class EkmUnconfirmedError(EkmResponseError):
+    """A command's ACK was lost and no read-back could tell whether the meter carried it out."""

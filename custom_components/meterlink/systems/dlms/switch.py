@@ -9,9 +9,10 @@ from homeassistant.const import EntityCategory
 from homeassistant.core import callback
 from homeassistant.exceptions import HomeAssistantError
 
-from ...const import DOMAIN
+from ...const import DOMAIN, LOGGER
 from ...entity import MeterLinkEntity
 from ...helpers import meterlink_exception_handler
+from ...protocols.dlms.errors import DlmsError, DlmsReplyLostError
 from .const import OBIS_DISCONNECT
 from .runtime import DlmsCoordinator, DlmsData
 
@@ -61,13 +62,30 @@ class DlmsRelaySwitch(MeterLinkEntity[DlmsCoordinator], SwitchEntity):
 
     @meterlink_exception_handler
     async def _switch(self, *, on: bool) -> None:
+        """Invoke the method once; confirm by reading the relay back, also if the reply is lost."""
         client = self._runtime.client
         assert client is not None  # noqa: S101 - only polled meters have the relay
-        if on:
-            await client.remote_reconnect()
-        else:
-            await client.remote_disconnect()
-        state = await self._runtime.async_read_relay()
+        wanted = "on" if on else "off"
+        lost: DlmsReplyLostError | None = None
+        try:
+            if on:
+                await client.remote_reconnect()
+            else:
+                await client.remote_disconnect()
+        except DlmsReplyLostError as err:
+            # The meter may have switched and its reply got lost: never invoke it again.
+            LOGGER.debug("%s: relay command reply lost (%s); reading back", self.entity_id, err)
+            lost = err
+        try:
+            state = await self._runtime.async_read_relay()
+        except DlmsError as err:
+            if lost is None:
+                raise
+            raise HomeAssistantError(
+                translation_domain=DOMAIN,
+                translation_key="dlms_relay_unconfirmed",
+                translation_placeholders={"wanted": wanted, "error": str(err)},
+            ) from err
         data = self.coordinator.data
         self.coordinator.async_set_updated_data(
             DlmsData(
@@ -77,8 +95,14 @@ class DlmsRelaySwitch(MeterLinkEntity[DlmsCoordinator], SwitchEntity):
             )
         )
         if state is not on:
+            if lost is not None:
+                raise HomeAssistantError(
+                    translation_domain=DOMAIN,
+                    translation_key="dlms_relay_not_switched",
+                    translation_placeholders={"state": "on" if state else "off"},
+                ) from lost
             raise HomeAssistantError(
                 translation_domain=DOMAIN,
                 translation_key="dlms_relay_not_confirmed",
-                translation_placeholders={"wanted": "on" if on else "off"},
+                translation_placeholders={"wanted": wanted},
             )

@@ -17,7 +17,11 @@ from ...const import CONF_CAPTURE_FRAMES, DOMAIN, LOGGER
 from ...coordinator import MeterLinkConfigEntry, MeterLinkCoordinator, MeterLinkRuntime
 from ...helpers import error_translation, translated_error
 from ...protocols.ekm.client import EkmBus, EkmMeterRef
-from ...protocols.ekm.errors import EkmAuthenticationError, EkmValueError
+from ...protocols.ekm.errors import (
+    EkmAuthenticationError,
+    EkmUnconfirmedError,
+    EkmValueError,
+)
 from ...protocols.ekm.models import EkmReading, EkmV3Reading, EkmVersion
 from ...protocols.errors import MeterLinkError
 from .const import (
@@ -164,6 +168,16 @@ class EkmRuntime(MeterLinkRuntime):
                 translation_domain=DOMAIN,
                 translation_key="ekm_wrong_password",
                 translation_placeholders={"address": meter.address, "title": self.entry.title},
+            ) from err
+        except EkmUnconfirmedError as err:
+            raise HomeAssistantError(
+                translation_domain=DOMAIN,
+                translation_key="ekm_command_unconfirmed",
+                translation_placeholders={
+                    "address": meter.address,
+                    "title": self.entry.title,
+                    "error": str(err),
+                },
             ) from err
         except EkmValueError as err:
             raise HomeAssistantError(
