@@ -72,7 +72,7 @@ class SimulatorProcess:
     line: str = ""
 
     def start(self, timeout: float = 30) -> str:
-        """Start it and return its one line ("... listening on <url> ...")."""
+        """Start it and return its line "... listening on <url> ..." (earlier lines are skipped)."""
         self.process = subprocess.Popen(
             [self.python, "-m", f"simulators.{self.system}", *self.args],
             cwd=ROOT,
@@ -83,7 +83,16 @@ class SimulatorProcess:
         lines: queue.Queue[str] = queue.Queue()
         assert self.process.stdout is not None  # noqa: S101
         stream = self.process.stdout
-        threading.Thread(target=lambda: lines.put(stream.readline()), daemon=True).start()
+
+        def listening_line() -> None:
+            # a library may warn before it (pymodbus 3.16 prints a deprecation notice first)
+            for text in stream:
+                if "listening" in text:
+                    lines.put(text)
+                    return
+            lines.put("")
+
+        threading.Thread(target=listening_line, daemon=True).start()
         try:
             self.line = lines.get(timeout=timeout).strip()
         except queue.Empty as err:
@@ -203,17 +212,23 @@ class HassProcess:
         assert self.process is not None  # noqa: S101
         return self.process.wait()
 
-    def stop(self) -> None:
-        """Stop Home Assistant and its log reader."""
+    def stop(self, timeout: float = 60) -> None:
+        """Stop Home Assistant (SIGTERM; after ``timeout`` s SIGABRT) and its log reader."""
         if self.process is None:
             return
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
             try:
-                self.process.wait(60)
+                self.process.wait(timeout)
             except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(10)
+                # still busy: SIGABRT makes Home Assistant's fault handler write every
+                # thread's stack to <config>/home-assistant.log.fault, then it is killed
+                self.process.send_signal(signal.SIGABRT)
+                try:
+                    self.process.wait(10)
+                except subprocess.TimeoutExpired:
+                    self.process.kill()
+                    self.process.wait(10)
         if self._reader is not None:
             self._reader.join(10)
         if self.process.stdout:

@@ -54,6 +54,7 @@ EKM_METERS = ("300001285", "300001317")
 E3DC_USER = "e2e@example.com"
 E3DC_KEY = "e2e-rscp-key"
 E3DC_PASSWORDS = ("e2e-portal-1", "e2e-portal-2")  # before and after the password change
+MODBUS_UNIT = 1
 
 
 def free_port() -> int:
@@ -82,12 +83,18 @@ class Simulators:
     dlms_port: int
     e3dc: SimulatorProcess
     e3dc_port: int
+    modbus: SimulatorProcess
 
     def restart_e3dc(self, password: str) -> None:
         """Restart the E3/DC on the same port with another portal password."""
         self.e3dc.stop()
         self.e3dc = e3dc_simulator(self.e3dc_port, password)
         self.e3dc.start()
+
+    @property
+    def modbus_port(self) -> int:
+        """Return the Modbus TCP simulator's port."""
+        return int(self.modbus.line.split("listening on ", 1)[1].split(" ", 1)[0].rsplit(":", 1)[1])
 
     @property
     def ekm_pty(self) -> str:
@@ -110,7 +117,7 @@ def e3dc_simulator(port: int, password: str) -> SimulatorProcess:
 
 @pytest.fixture(scope="session")
 def simulators() -> Iterator[Simulators]:
-    """Start the DCS, EKM (pty + TCP) and DLMS simulators."""
+    """Start the DCS, EKM (pty + TCP), DLMS, E3/DC and Modbus TCP simulators."""
     dlms_port, e3dc_port = free_port(), free_port()
     sims = Simulators(
         dcs=SimulatorProcess(
@@ -124,10 +131,11 @@ def simulators() -> Iterator[Simulators]:
         dlms_port=dlms_port,
         e3dc=e3dc_simulator(e3dc_port, E3DC_PASSWORDS[0]),
         e3dc_port=e3dc_port,
+        modbus=SimulatorProcess("modbus", ["--port", "0", "--units", str(MODBUS_UNIT)]),
     )
     started: list[SimulatorProcess] = []
     try:
-        for sim in (sims.dcs, sims.ekm, sims.dlms, sims.e3dc):
+        for sim in (sims.dcs, sims.ekm, sims.dlms, sims.e3dc, sims.modbus):
             sim.start()
             started.append(sim)
         yield sims
@@ -137,8 +145,12 @@ def simulators() -> Iterator[Simulators]:
 
 
 @pytest.fixture(scope="session")
-def hass_server() -> Iterator[HassProcess]:
-    """Start one Home Assistant with its frontend for the whole session."""
+def hass_server(simulators: Simulators) -> Iterator[HassProcess]:
+    """Start one Home Assistant with its frontend for the whole session.
+
+    It stops before the simulators do: a device that vanishes under a running Home Assistant
+    is another test (and its reconnect attempts would only slow down the shutdown).
+    """
     if ARTIFACTS.exists():
         shutil.rmtree(ARTIFACTS)
     ARTIFACTS.mkdir(parents=True)
@@ -150,7 +162,9 @@ def hass_server() -> Iterator[HassProcess]:
     try:
         yield hass
     finally:
-        hass.stop()
+        # its recorder may still be writing imported history (a year of hours per DCS
+        # register): the database is thrown away, so it gets 15 s, not a minute
+        hass.stop(timeout=15)
         (ARTIFACTS / "hass.log").write_text("\n".join(hass.log) + "\n")
 
 

@@ -8,23 +8,34 @@ from __future__ import annotations
 import asyncio
 from concurrent.futures import ThreadPoolExecutor
 import contextlib
+from datetime import UTC, datetime, timedelta
 import re
 import time
 from typing import TYPE_CHECKING, Any
 
-from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
+from playwright.sync_api import Error as PlaywrightError, TimeoutError as PlaywrightTimeoutError
 import pytest
 
 from custom_components.meterlink.protocols.e3dc.client import RscpClient
 from custom_components.meterlink.protocols.ekm.client import EkmBus
 from custom_components.meterlink.protocols.ekm.models import EkmV4Reading
+from custom_components.meterlink.protocols.modbus.client import ModbusClient
+from custom_components.meterlink.protocols.modbus.models import DataType, ModbusPoint, Table
 
-from .conftest import DCS_PASSWORD, E3DC_KEY, E3DC_PASSWORDS, E3DC_USER, EKM_METERS, OWNER
+from .conftest import (
+    DCS_PASSWORD,
+    E3DC_KEY,
+    E3DC_PASSWORDS,
+    E3DC_USER,
+    EKM_METERS,
+    MODBUS_UNIT,
+    OWNER,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from tools.hass_http import HassApi
+    from tools.hass_http import HassApi, HassProcess
 
     from .conftest import Simulators
     from .ui import Ui
@@ -32,6 +43,26 @@ if TYPE_CHECKING:
 pytestmark = pytest.mark.e2e
 
 NUMBER = re.compile(r"^-?\d+(\.\d+)?$")
+DCS_OTHER_METERS = ("Gas Meter", "Water Meter", "Lighting Board", "Site Electricity", "Site Power")
+DLMS_METER = "DLMS SIM0000000001"
+MODBUS_TERM = "Plant meter"
+# a person's point list for unit 1 of the simulator: its live energy and power registers, a
+# holding register the test writes as the plant's load, and a writable coil
+MODBUS_POINTS = """\
+key,table,address,data_type,scale,precision,name,unit,device_class,state_class,writable
+energy_import,input_register,0,uint32,0.001,3,Energy import,kWh,energy,total_increasing,
+power_active,input_register,2,int16,1,0,Active power,W,power,measurement,
+load_power,holding_register,40,int16,1,0,Load power,W,power,measurement,
+grid_relay,coil,0,bit,1,,Grid relay,,switch,,true
+"""
+LOAD_POWER = ModbusPoint(
+    key="load_power",
+    unit_id=MODBUS_UNIT,
+    table=Table.HOLDING_REGISTER,
+    address=40,
+    data_type=DataType.INT16,
+)
+LOAD_THRESHOLD_W = 1500
 
 
 def state(api: HassApi, entity_id: str) -> str:
@@ -84,9 +115,14 @@ def test_dcs_wrong_password_then_add(ui: Ui, simulators: Simulators, api: HassAp
     ui.fill(password=DCS_PASSWORD)
     ui.forward()
     ui.dialog_text("Choose meters")
+    # only the main incomer, its energy and power: the other meters add a year of hourly
+    # history each, which Home Assistant's recorder takes minutes to import on 2 cores
+    for other in DCS_OTHER_METERS:
+        ui.page.get_by_label(re.compile(rf"^{re.escape(other)}")).uncheck()
     ui.shot("dcs-meters")
     ui.forward()
-    ui.dialog_text(re.compile("registers", re.IGNORECASE))
+    ui.dialog_text("Choose registers")
+    ui.page.get_by_label(re.compile(r"Reactive Energy")).uncheck()
     ui.shot("dcs-registers")
     ui.forward()
     ui.finish()
@@ -200,6 +236,17 @@ def test_dlms_meter_with_registers_from_its_object_list(
     assert entry["state"] == "loaded"
 
 
+def test_dlms_device_page_shows_live_values(ui: Ui, api: HassApi) -> None:
+    """The DLMS meter's page shows the registers the person kept, with values and units."""
+    ui.open_device(DLMS_METER)
+    ui.dialog_text(re.compile(r"\d[\d,.]*\s+kWh"))
+    ui.dialog_text("Voltage L1")
+    ui.dialog_text(re.compile(r"\d[\d,.]*\s+V\b"))
+    ui.shot("dlms-device")
+    states = [s for s in api.states() if s["entity_id"].startswith("sensor.dlms_sim0000000001_")]
+    assert any(NUMBER.match(str(s["state"])) for s in states), states
+
+
 def entity_ending(api: HassApi, domain: str, suffix: str) -> str:
     """Return the one entity id of a domain ending with ``suffix``."""
     found = [
@@ -306,3 +353,231 @@ def test_e3dc_reauth_after_the_password_changed(
             == "loaded"
         )
     )
+
+
+def modbus_write(port: int, point: ModbusPoint, value: int) -> None:
+    """Write a register of the Modbus simulator over Modbus TCP (our own client)."""
+
+    async def write() -> None:
+        async with ModbusClient(host="127.0.0.1", port=port) as client:
+            assert await client.write_point(point, value) == value
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pool.submit(asyncio.run, write()).result(timeout=60)
+
+
+def test_modbus_device_with_points_from_a_csv(ui: Ui, simulators: Simulators, api: HassApi) -> None:
+    """SCADA → Modbus TCP; a term for unit 1; its points imported from a pasted CSV."""
+    ui.add_meterlink("SCADA device")
+    ui.page.get_by_text("Modbus TCP", exact=True).first.click()
+    ui.dialog_text("Modbus TCP device")
+    ui.fill(host="127.0.0.1")
+    ui.fill_labelled("Port", str(simulators.modbus_port))
+    ui.shot("modbus-form")
+    ui.forward()
+    ui.finish()
+    channel = f"Modbus TCP 127.0.0.1:{simulators.modbus_port}"
+    assert [e["state"] for e in api.entries("meterlink") if e["title"] == channel] == ["loaded"]
+
+    # the channel's overflow menu adds a term (a config subentry)
+    ui.entry_menu(channel, "Add term (unit / station)")
+    ui.dialog_text("Add a term")
+    ui.fill(name=MODBUS_TERM)
+    ui.forward()
+    ui.finish()
+
+    # the term's Configure: import a point list
+    ui.entry_row(MODBUS_TERM).get_by_role("button", name="Configure").first.click()
+    ui.page.get_by_text("Import a point list (CSV or JSON)").first.click()
+    ui.dialog_text("Import a point list")
+    ui.field("text").fill(MODBUS_POINTS)
+    ui.shot("modbus-import")
+    ui.forward()
+    done = ui.dialog_text(re.compile(r"item\(s\) imported"))
+    assert done.inner_text().startswith(f"4 item(s) imported into {MODBUS_TERM}, 0 bad")
+    ui.close_dialog()
+
+    # poll every 2 seconds (the channel's Configure)
+    ui.entry_row(channel).get_by_role("button", name="Configure").first.click()
+    ui.dialog_text("SCADA channel settings")
+    ui.fill_labelled("Poll interval", "2")
+    ui.forward()
+    ui.dialog_text(re.compile("saved", re.IGNORECASE))
+    ui.close_dialog()
+
+
+def test_modbus_device_page_shows_live_values(ui: Ui, api: HassApi) -> None:
+    """The term's page lists the imported points; the simulator's power moves on it."""
+    ui.open_device(MODBUS_TERM)
+    ui.dialog_text("Grid relay")
+    ui.dialog_text(re.compile(r"\d[\d,.]*\s+kWh"))
+    power = (
+        ui.page.locator("hui-sensor-entity-row")
+        .filter(has_text="Active power")
+        .get_by_text(re.compile(r"-?[\d,]+\s+W\b"))
+        .first
+    )
+    first = power.inner_text()
+    # the simulator changes its power every second, MeterLink polls every 2 s
+    eventually(lambda: power.inner_text() != first)
+    ui.shot("modbus-device")
+    for name in ("energy_import", "active_power", "load_power"):
+        assert NUMBER.match(state(api, entity_ending(api, "sensor", f"plant_meter_{name}")))
+
+
+def automation_yaml(sensor: str, switch: str) -> str:
+    """What the person types in the automation editor's YAML mode."""
+    return f"""\
+alias: Plant load switches relay 1
+description: Relay 1 of the second EKM meter closes when the plant load passes {LOAD_THRESHOLD_W} W
+triggers:
+  - trigger: numeric_state
+    entity_id: {sensor}
+    above: {LOAD_THRESHOLD_W}
+conditions: []
+actions:
+  - action: switch.turn_on
+    target:
+      entity_id: {switch}
+mode: single
+"""
+
+
+def test_automation_from_the_ui_switches_a_relay(
+    ui: Ui, simulators: Simulators, api: HassApi, hass_server: HassProcess
+) -> None:
+    """An automation written in the editor closes an EKM relay when the Modbus load passes 1.5 kW.
+
+    The load is a holding register the test writes on the Modbus simulator; the relay is
+    checked on the EKM simulator.
+    """
+    meter = EKM_METERS[1]
+    sensor = entity_ending(api, "sensor", "plant_meter_load_power")
+    relay = relay_switch(api, meter)["entity_id"]
+    assert float(state(api, sensor)) < LOAD_THRESHOLD_W
+    assert state(api, relay) == "off"
+    assert ekm_relay_1_closed(simulators.ekm_tcp, meter) is False
+
+    ui.goto("/config/automation/dashboard")
+    ui.page.get_by_role("button", name=re.compile("create automation", re.IGNORECASE)).click()
+    ui.page.get_by_text("Create new automation").click()
+    ui.page.wait_for_url(re.compile(r"/config/automation/edit/new"))
+    ui.page.locator("ha-automation-editor ha-button-menu ha-icon-button").first.click()
+    ui.page.locator("ha-list-item, mwc-list-item").filter(has_text="Edit in YAML").first.click()
+    editor = ui.page.locator("ha-code-editor .cm-content").first
+    editor.click()
+    ui.page.keyboard.press("Control+a")
+    # inserted as one text: typed line by line, the editor would indent each new line itself
+    ui.page.keyboard.insert_text(automation_yaml(sensor, relay))
+    ui.shot("automation-yaml")
+    ui.page.get_by_role("button", name=re.compile("^save$", re.IGNORECASE)).first.click()
+    # a new automation's save asks for its name in a dialog whose button reads "Rename"
+    dialog = ui.page.locator("ha-dialog, ha-md-dialog").filter(has_text="Rename")
+    dialog.get_by_role("button", name=re.compile("^rename$", re.IGNORECASE)).click()
+    ui.page.wait_for_url(re.compile(r"/config/automation/edit/\d+"))
+    assert (
+        "Plant load switches relay 1" in (hass_server.config_dir / "automations.yaml").read_text()
+    )
+    automation = "automation.plant_load_switches_relay_1"
+    eventually(lambda: any(s["entity_id"] == automation for s in api.states()), timeout=10)
+    assert state(api, automation) == "on"
+
+    modbus_write(simulators.modbus_port, LOAD_POWER, 2000)
+    eventually(lambda: state(api, relay) == "on")
+    assert ekm_relay_1_closed(simulators.ekm_tcp, meter) is True
+    assert api.get(f"/api/states/{automation}")["attributes"]["last_triggered"]
+    ui.open_device(f"EKM meter {meter}")
+    ui.dialog_text("Relay 1")
+    ui.shot("automation-relay-on")
+
+
+def statistic_id(ui: Ui, prefix: str, name: str) -> str:
+    """Return the id of the one MeterLink statistic starting with ``prefix`` named ``name``."""
+    found: list[str] = []
+
+    def listed() -> bool:
+        # a statistic is listed once the recorder has written its first imported hours
+        found[:] = [
+            str(s["statistic_id"])
+            for s in ui.ws({"type": "recorder/list_statistic_ids", "statistic_type": "sum"})
+            if s["statistic_id"].startswith(prefix) and name in (s.get("name") or "")
+        ]
+        return bool(found)
+
+    eventually(listed, timeout=90)
+    assert len(found) == 1, (prefix, name, found)
+    return found[0]
+
+
+def add_grid_consumption(ui: Ui, stat_id: str) -> None:
+    """Settings → Dashboards → Energy: add a grid consumption, picking a statistic by its id."""
+    ui.page.get_by_role("button", name=re.compile("add consumption", re.IGNORECASE)).first.click()
+    picker = ui.page.get_by_role("combobox", name=re.compile("Consumed energy")).first
+    picker.click()
+    picker.fill(stat_id)
+    ui.page.get_by_role("option").filter(has_text=stat_id).first.click()
+    ui.page.get_by_role("button", name=re.compile("^save$", re.IGNORECASE)).click()
+    eventually(lambda: stat_id in grid_consumption(ui))
+
+
+def grid_consumption(ui: Ui) -> list[str]:
+    """Return the statistics the Energy dashboard counts as grid consumption."""
+    with contextlib.suppress(PlaywrightError):  # "not_found" until something is configured
+        prefs = ui.ws({"type": "energy/get_prefs"})
+        return [
+            f["stat_energy_from"] for s in prefs["energy_sources"] for f in s.get("flow_from", [])
+        ]
+    return []
+
+
+def daily_changes(ui: Ui, stat_ids: list[str], days: int) -> dict[str, list[float]]:
+    """Return each statistic's daily change over the last ``days`` whole days."""
+    today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    rows = ui.ws(
+        {
+            "type": "recorder/statistics_during_period",
+            "start_time": (today - timedelta(days=days)).isoformat(),
+            "end_time": today.isoformat(),
+            "statistic_ids": stat_ids,
+            "period": "day",
+            "types": ["change"],
+        }
+    )
+    return {s: [float(r.get("change") or 0) for r in rows.get(s, [])] for s in stat_ids}
+
+
+def test_energy_dashboard_shows_the_imported_history(ui: Ui, api: HassApi) -> None:
+    """The Energy dashboard, set up in its settings page, draws the last week from history.
+
+    Grid consumption: the DCS main incomer's imported statistic and the DLMS meter's load
+    profile; the past week shows bars before MeterLink was even added.
+    """
+    dcs = statistic_id(ui, "meterlink:dcs_", "Main Incomer Active Energy (import)")
+    dlms = statistic_id(ui, "meterlink:dlms_", "1.0.1.8.0.255")
+    # the imports run in the background: a week of days for each before the dashboard
+    eventually(
+        lambda: all(len(c) >= 7 for c in daily_changes(ui, [dcs, dlms], 7).values()), timeout=90
+    )
+
+    ui.goto("/config/energy")
+    add_grid_consumption(ui, dcs)
+    add_grid_consumption(ui, dlms)
+    ui.shot("energy-settings")
+    assert grid_consumption(ui) == [dcs, dlms]
+
+    ui.goto("/energy")
+    selector = ui.page.locator("hui-energy-period-selector")
+    selector.locator("ha-date-range-picker").click()
+    ui.page.get_by_text("Last 7 days", exact=True).click()
+    chart = ui.page.locator("hui-energy-usage-graph-card ha-chart-base").first
+    chart.wait_for()
+    # the sources table sums the chosen period: the main incomer's row shows its energy
+    incomer = ui.page.locator("hui-energy-sources-table-card tr").filter(
+        has_text="Main Incomer Active Energy (import)"
+    )
+    eventually(lambda: re.search(r"[1-9][\d,.]*\s+[kM]Wh", incomer.inner_text()) is not None)
+    assert ui.page.get_by_text("There is no data for this period.").count() == 0
+    changes = daily_changes(ui, [dcs, dlms], 7)
+    assert all(sum(c) > 0 for c in changes.values()), changes
+    ui.settle(chart)  # the bars grow in an animation
+    ui.shot("energy-dashboard")

@@ -10,7 +10,8 @@ import asyncio
 from dataclasses import dataclass, field
 from pathlib import Path
 import re
-from typing import TYPE_CHECKING
+import time
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from playwright.sync_api import Locator, Page
@@ -35,9 +36,22 @@ class Ui:
         """Save a screenshot of the page as ``NN-name.png``."""
         self.counter += 1
         path = self.shots / f"{self.counter:02d}-{name}.png"
-        self.page.screenshot(path=path)
+        # CSS transitions (a ticked box, a ripple) are finished first
+        self.page.screenshot(path=path, animations="disabled")
         self.taken.append(path)
         return path
+
+    def settle(self, locator: Locator, timeout: float = 15) -> None:
+        """Wait until an element looks the same twice in a row (a chart drawn in steps)."""
+        deadline = time.monotonic() + timeout
+        before = locator.screenshot()
+        while time.monotonic() < deadline:
+            after = locator.screenshot()
+            if after == before:
+                return
+            before = after
+        msg = "the element kept changing"
+        raise AssertionError(msg)
 
     def goto(self, path: str) -> None:
         """Open a frontend path and wait for the app to render."""
@@ -91,10 +105,41 @@ class Ui:
         self.dialog_text(re.compile(r"^Success", re.IGNORECASE))
         self.page.get_by_role("button", name=re.compile("^finish$", re.IGNORECASE)).click()
 
+    def close_dialog(self) -> None:
+        """Close a flow's last dialog (an abort or a saved message)."""
+        self.page.get_by_role(
+            "button", name=re.compile("^(finish|close)$", re.IGNORECASE)
+        ).last.click()
+
+    def entry_row(self, title: str) -> Locator:
+        """On MeterLink's integration page: the row of the entry or subentry titled ``title``."""
+        self.goto("/config/integrations/integration/meterlink")
+        return self.page.locator("ha-md-list-item").filter(has_text=title).first
+
+    def entry_menu(self, title: str, item: str) -> None:
+        """Pick ``item`` from the overflow menu of an entry's row."""
+        self.entry_row(title).locator("ha-md-button-menu ha-icon-button").first.click()
+        self.page.get_by_role("menuitem", name=item).click()
+
+    def ws(self, message: dict[str, Any]) -> Any:
+        """Send a websocket command as the logged-in frontend does, return its result."""
+        return self.page.evaluate(
+            "message => document.querySelector('home-assistant').hass.callWS(message)", message
+        )
+
     def open_device(self, name: str) -> None:
         """Settings → Devices: search for a device by name and open its page."""
         self.goto("/config/devices/dashboard")
         self.page.locator("ha-outlined-text-field[placeholder^='Search'] input").first.fill(name)
-        self.page.get_by_text(name, exact=True).first.click()
-        self.page.wait_for_url(re.compile(r"/config/devices/device/"))
+        from playwright.sync_api import TimeoutError as PlaywrightTimeoutError  # noqa: PLC0415
+
+        # the table redraws as the search filters it: a click during a redraw is lost
+        for attempt in range(5):
+            self.page.get_by_text(name, exact=True).first.click()
+            try:
+                self.page.wait_for_url(re.compile(r"/config/devices/device/"), timeout=5_000)
+                break
+            except PlaywrightTimeoutError:
+                if attempt == 4:
+                    raise
         self.page.wait_for_load_state("networkidle")
