@@ -184,6 +184,11 @@ class ModbusClient:
         framer = FramerType.SOCKET if self.transport is ModbusTransport.TCP else FramerType.RTU
         return AsyncModbusTcpClient(self.host, port=self.port, framer=framer, **common)
 
+    def reconnect_wait_s(self) -> float:
+        """Seconds until :meth:`connect` may try again (0 when it may now)."""
+        now = self._clock() if self._clock else asyncio.get_running_loop().time()
+        return max(0.0, self._next_attempt - now)
+
     async def connect(self) -> None:
         """Open the link, honouring the backoff after failed attempts."""
         if self.connected:
@@ -317,10 +322,15 @@ class ModbusClient:
         )
         if request.table.is_bit_table:
             bits = [bool(b) for b in response.bits]
-            if len(bits) < request.count:
-                msg = f"unit {request.unit_id}: {len(bits)} bits for a read of {request.count}"
+            # pymodbus unpacks every data byte without checking the byte count; a reply
+            # must carry exactly ceil(count / 8) bytes (MAP V1.1b3, 6.1-6.2).
+            if len(bits) != 8 * ((request.count + 7) // 8):
+                msg = (
+                    f"unit {request.unit_id}: {len(bits) // 8} data bytes for a read of "
+                    f"{request.count} bits at {request.address}"
+                )
                 raise ModbusProtocolError(msg)
-            return bits
+            return bits[: request.count]
         registers = [int(r) for r in response.registers]
         if len(registers) != request.count:
             msg = (
@@ -373,15 +383,11 @@ class ModbusClient:
         unit = {UNIT_KEYWORD: point.unit_id}
         if point.table is Table.COIL:
             bit = encode_bit(point, value)
-            await self._request(
-                unit_id=point.unit_id,
-                function_code=5,
-                address=point.address,
-                count=1,
-                points=[point.key],
-                call=lambda c: c.write_coil(point.address, bit, **unit),
-            )
             expected: PointValue = bit
+            function_code, count = 5, 1
+            call: Callable[[Any], Awaitable[Any]] = lambda c: c.write_coil(  # noqa: E731
+                point.address, bit, **unit
+            )
         else:
             current = None
             if point.data_type is DataType.BIT:
@@ -395,24 +401,28 @@ class ModbusClient:
                 )
                 raise ModbusValueError(msg, point=point.key)
             expected = decode_registers(point, registers)
-            if len(registers) == 1 and not multiple:
-                await self._request(
-                    unit_id=point.unit_id,
-                    function_code=6,
-                    address=point.address,
-                    count=1,
-                    points=[point.key],
-                    call=lambda c: c.write_register(point.address, registers[0], **unit),
+            count = len(registers)
+            if count == 1 and not multiple:
+                function_code = 6
+                call = lambda c: c.write_register(  # noqa: E731
+                    point.address, registers[0], **unit
                 )
             else:
-                await self._request(
-                    unit_id=point.unit_id,
-                    function_code=16,
-                    address=point.address,
-                    count=len(registers),
-                    points=[point.key],
-                    call=lambda c: c.write_registers(point.address, registers, **unit),
+                function_code = 16
+                call = lambda c: c.write_registers(  # noqa: E731
+                    point.address, registers, **unit
                 )
+        try:
+            await self._request(
+                unit_id=point.unit_id,
+                function_code=function_code,
+                address=point.address,
+                count=count,
+                points=[point.key],
+                call=call,
+            )
+        except ModbusConnectionError as err:
+            return await self._reconcile_write(point, expected, err)
         if not verify:
             return expected
         read_back = await self.read_point(point)
@@ -424,6 +434,27 @@ class ModbusClient:
             raise ModbusWriteVerifyError(
                 msg, point=point.key, written=expected, read_back=read_back
             )
+        return read_back
+
+    async def _reconcile_write(
+        self, point: ModbusPoint, expected: PointValue, err: ModbusConnectionError
+    ) -> PointValue:
+        """A write whose reply never came: confirm it from the device, never send it again.
+
+        The device may have executed the write before the link failed, so sending it again
+        could act twice. Instead the point is read back (reconnecting): the device holding
+        the written value confirms the write; anything else raises the original error.
+        """
+        try:
+            read_back = await self.read_point(point)
+        except ModbusError as read_err:
+            _LOGGER.debug(
+                "read-back of %s after a lost write reply failed: %s", point.key, read_err
+            )
+            raise err from None
+        if read_back != expected:
+            raise err
+        _LOGGER.debug("write of %s confirmed by read-back after its reply was lost", point.key)
         return read_back
 
 
