@@ -38,23 +38,21 @@ from dataclasses import dataclass, field
 from typing import Any
 from unittest.mock import patch
 
-from homeassistant.config_entries import SOURCE_REAUTH, ConfigEntryState
+from homeassistant.config_entries import ConfigEntryState
 from homeassistant.const import STATE_OFF, STATE_ON, STATE_UNAVAILABLE
-from homeassistant.core import Event, EventStateChangedData, HomeAssistant, callback
+from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import HomeAssistantError
-from homeassistant.helpers import issue_registry as ir
-from homeassistant.helpers.event import async_track_state_change_event
 from pymodbus.exceptions import ModbusIOException
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
-from custom_components.meterlink.const import DOMAIN
 from custom_components.meterlink.protocols.modbus.errors import ModbusError
 from custom_components.meterlink.systems.scada.runtime import CLIENT_TIMING, ScadaRuntime
 from simulators.faultproxy import FaultProxy
 from simulators.modbus.server import ExceptionRule, ModbusSimulator
 
 from .conftest import setup_entry
+from .scada_faults import Recorder, assert_nobody_asked, recording, states
 from .scada_helpers import FAST_TIMING, modbus_simulator, scada_entry, unload
 
 TIMING = FAST_TIMING | {"reconnect_delay_s": 0.01, "reconnect_delay_max_s": 0.02}
@@ -74,30 +72,6 @@ EXPECTED: dict[str, str] = {
 }
 WRITE_SINGLE_REGISTER = 6  # MAP V1.1b3, 6.6
 WRITE_SINGLE_COIL = 5  # MAP V1.1b3, 6.5
-
-
-@dataclass
-class Recorder:
-    """Every state the measurement entities take, from the moment it starts."""
-
-    expected: dict[str, str]
-    seen: list[tuple[str, str]] = field(default_factory=list)
-
-    @callback
-    def changed(self, event: Event[EventStateChangedData]) -> None:
-        """Note one state change."""
-        new = event.data["new_state"]
-        if new is not None:
-            self.seen.append((event.data["entity_id"], new.state))
-
-    def assert_honest(self) -> None:
-        """Every recorded state is unavailable or the simulator's value: never a wrong one."""
-        wrong = [
-            (entity_id, state)
-            for entity_id, state in self.seen
-            if state not in (STATE_UNAVAILABLE, self.expected[entity_id])
-        ]
-        assert not wrong, f"states the device never had: {wrong}"
 
 
 @dataclass
@@ -150,7 +124,7 @@ class Rig:
 
     def states(self) -> dict[str, str]:
         """The measurement entities' states now."""
-        return {e: self.hass.states.get(e).state for e in self.expected}  # type: ignore[union-attr]
+        return states(self.hass, self.expected)
 
     def assert_unavailable(self) -> None:
         """Every measurement entity is unavailable."""
@@ -162,19 +136,11 @@ class Rig:
 
     def assert_nobody_asked(self) -> None:
         """Transient faults: no repair issue, no reauth flow."""
-        issues = [i for (domain, i) in ir.async_get(self.hass).issues if domain == DOMAIN]
-        assert issues == []
-        assert list(self.entry.async_get_active_flows(self.hass, {SOURCE_REAUTH})) == []
+        assert_nobody_asked(self.hass, self.entry)
 
-    @contextlib.contextmanager
-    def recording(self) -> Any:
+    def recording(self) -> contextlib.AbstractContextManager[Recorder]:
         """Record every state change of the measurement entities."""
-        recorder = Recorder(self.expected)
-        unsub = async_track_state_change_event(self.hass, list(self.expected), recorder.changed)
-        try:
-            yield recorder
-        finally:
-            unsub()
+        return recording(self.hass, self.expected)
 
 
 @contextlib.asynccontextmanager
@@ -225,7 +191,7 @@ async def _fault_cycle(
         rig.assert_values()
         rig.assert_nobody_asked()
     recorder.assert_honest()
-    assert STATE_UNAVAILABLE in {s for _, s in recorder.seen}
+    assert recorder.went_unavailable
 
 
 # --- the matrix -------------------------------------------------------------------------------

@@ -41,6 +41,7 @@ from ...protocols.iec104.client import Iec104Client
 from ...protocols.iec104.connection import Iec104Parameters
 from ...protocols.iec104.errors import (
     Iec104CommandError,
+    Iec104CommandUnconfirmedError,
     Iec104ConnectionError,
     Iec104Error,
 )
@@ -295,7 +296,16 @@ class ScadaCoordinator(MeterLinkCoordinator[dict[str, ItemState]]):
 
     async def _async_fetch(self) -> dict[str, ItemState]:
         """Read every item once (Modbus) or interrogate every term (IEC 104)."""
-        return await self.runtime.async_fetch()
+        was_good = self.last_update_success
+        try:
+            return await self.runtime.async_fetch()
+        except MeterLinkError as err:
+            if not was_good and self.last_update_success:
+                # Data pushed while this update ran (IEC 104: the link came back) marked the
+                # channel good. The coordinator only tells the entities about a failure that
+                # follows a good update, so they would keep showing those values: tell them.
+                self.async_set_update_error(err)
+            raise
 
     @callback
     def pushed(self, data: dict[str, ItemState]) -> None:
@@ -765,6 +775,12 @@ class ScadaRuntime(MeterLinkRuntime):
             raise HomeAssistantError(
                 translation_domain=DOMAIN,
                 translation_key="scada_command_refused",
+                translation_placeholders={"item": item.name, "error": str(err)},
+            ) from err
+        except Iec104CommandUnconfirmedError as err:
+            raise HomeAssistantError(
+                translation_domain=DOMAIN,
+                translation_key="scada_command_unconfirmed",
                 translation_placeholders={"item": item.name, "error": str(err)},
             ) from err
         except MeterLinkError as err:
