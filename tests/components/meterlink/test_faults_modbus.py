@@ -54,6 +54,7 @@ from simulators.modbus.server import ExceptionRule, ModbusSimulator
 from .conftest import setup_entry
 from .scada_faults import Recorder, assert_nobody_asked, recording, states
 from .scada_helpers import FAST_TIMING, modbus_simulator, scada_entry, unload
+from .scada_wait import wait_for_state
 
 TIMING = FAST_TIMING | {"reconnect_delay_s": 0.01, "reconnect_delay_max_s": 0.02}
 # The request timeout while a stall test waits for it (the 2 s of TIMING elsewhere: no test
@@ -199,6 +200,30 @@ async def _fault_cycle(
 
 async def test_refused(rig: Rig) -> None:
     await _fault_cycle(rig, rig.proxy.refuse, rig.proxy.start)
+
+
+async def test_refused_for_long_recovers_at_the_next_poll(hass: HomeAssistant) -> None:
+    """However long the device was away, the reconnect backoff never skips a poll."""
+    interval_s = 0.1
+    timing = TIMING | {"reconnect_delay_s": 0.01, "reconnect_delay_max_s": 60.0}
+    with patch.dict(CLIENT_TIMING, timing):
+        async with modbus_simulator() as sim:
+            proxy = await FaultProxy(sim.port).start()
+            entry = scada_entry(hass, proxy.port, scan_interval=interval_s)
+            await setup_entry(hass, entry)
+            client = entry.runtime_data.modbus  # type: ignore[attr-defined]
+            await proxy.refuse()
+            # the coordinator polls by itself; each poll tries once and the backoff doubles
+            # (10 ms, 20 ms, ...: 1.28 s after eight tries, were it not capped)
+            async with asyncio.timeout(10):
+                while client.connect_attempts < 8:  # noqa: ASYNC110 - a deadline, no event
+                    await asyncio.sleep(0.01)
+            assert hass.states.get("sensor.meter_1_power").state == STATE_UNAVAILABLE
+            assert client.reconnect_wait_s() <= interval_s
+            await proxy.start()
+            await wait_for_state(hass, "sensor.meter_1_power", lambda s: s.state == "500", 2)
+            await unload(hass, entry)
+            await proxy.stop()
 
 
 async def test_drop_mid_frame(rig: Rig) -> None:

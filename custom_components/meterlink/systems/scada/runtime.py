@@ -349,6 +349,11 @@ class ScadaRuntime(MeterLinkRuntime):
         self._push_scheduled = False
         if self.protocol.is_modbus:
             self.modbus = build_modbus_client(entry.data, self.capture.callback)
+            # Every poll tries to reconnect: a backoff longer than the poll interval would
+            # skip polls, and a device that came back would be read one poll late or more.
+            self.modbus.reconnect_delay_max_s = min(
+                self.modbus.reconnect_delay_max_s, self.coordinator.base_interval.total_seconds()
+            )
             gap = int(entry.options.get(CONF_MAX_GAP, DEFAULT_MAX_GAP))
             limits = PlanLimits(
                 max_registers=int(entry.options.get(CONF_MAX_REGISTERS, DEFAULT_MAX_REGISTERS)),
