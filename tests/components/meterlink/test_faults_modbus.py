@@ -384,11 +384,20 @@ async def test_write_under_fault_raises(rig: Rig, fault: str) -> None:
     async with rig.short_timeout():
         if fault == "refused":
             await rig.proxy.refuse()
+            client = rig.runtime.modbus
+            assert client is not None
+            async with asyncio.timeout(2):  # the client saw the reset (else: a race, below)
+                while client.connected:  # noqa: ASYNC110 - a deadline, no event
+                    await asyncio.sleep(0.005)
         else:
             rig.proxy.set_mode("stall" if fault == "stall" else "half_open")
         with pytest.raises(HomeAssistantError) as info:
             await _set_point(rig.hass, 777)
-    assert info.value.translation_key == ("cannot_connect" if fault == "refused" else "timeout")
+    # Refused: nothing was sent. Stalled: the request may arrive, no reply or read-back did.
+    # (A write sent in the instant before the client sees a reset is unconfirmed, too.)
+    assert info.value.translation_key == (
+        "cannot_connect" if fault == "refused" else "scada_write_unconfirmed"
+    )
     assert rig.sim.writes[1, WRITE_SINGLE_REGISTER, 10] == 0
     # the fault clears: the write was not repeated behind the caller's back
     if fault == "refused":
@@ -453,3 +462,28 @@ async def test_write_reply_lost_never_twice(rig: Rig, case: WriteCase) -> None:
     await rig.poll_after_backoff()
     assert rig.sim.writes[key] == 1
     assert rig.hass.states.get(case.entity_id).state == case.shown
+
+
+async def test_write_reply_too_late_is_unconfirmed_and_executed_once(rig: Rig) -> None:
+    """A slow device executes the write after the client gave up, and nothing answers in time."""
+    async with rig.short_timeout():
+        rig.sim.faults.latency_s = STALL_TIMEOUT_S * 1.5
+        with pytest.raises(HomeAssistantError) as info:
+            await _set_point(rig.hass, 555)
+        assert info.value.translation_key == "scada_write_unconfirmed"
+        assert "may have executed it" in str(info.value)  # the translated message
+        rig.sim.faults.latency_s = 0
+    await rig.poll_after_backoff()
+    assert rig.sim.writes[1, WRITE_SINGLE_REGISTER, 10] == 1
+    assert rig.hass.states.get("number.meter_1_set_point").state == "555.0"
+
+
+async def test_write_request_lost_raises(rig: Rig) -> None:
+    """The request never reaches the device: the read-back shows the old value, it raises."""
+    rig.sim.faults.drop_next = 1
+    with pytest.raises(HomeAssistantError) as info:
+        await _set_point(rig.hass, 555)
+    assert info.value.translation_key == "cannot_connect"
+    assert rig.sim.writes[1, WRITE_SINGLE_REGISTER, 10] == 0
+    assert await rig.sim.get_values(1, "holding_register", 10) == [42]
+    assert rig.hass.states.get("number.meter_1_set_point").state == "42.0"

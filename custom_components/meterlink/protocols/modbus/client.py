@@ -26,6 +26,7 @@ from .errors import (
     ModbusProtocolError,
     ModbusTimeoutError,
     ModbusValueError,
+    ModbusWriteUnconfirmedError,
     ModbusWriteVerifyError,
 )
 from .models import DataType, ModbusPoint, PointValue, Table
@@ -132,7 +133,7 @@ class ModbusClient:
     @property
     def connected(self) -> bool:
         """Whether the link is up."""
-        return self._client is not None and self._client.connected
+        return self._client is not None and self._client.connected and not self._lost.is_set()
 
     async def __aenter__(self) -> Self:
         """Connect on entering ``async with``."""
@@ -412,6 +413,8 @@ class ModbusClient:
                 call = lambda c: c.write_registers(  # noqa: E731
                     point.address, registers, **unit
                 )
+        async with self._lock:
+            await self.connect()  # raising here, nothing was sent
         try:
             await self._request(
                 unit_id=point.unit_id,
@@ -443,15 +446,17 @@ class ModbusClient:
 
         The device may have executed the write before the link failed, so sending it again
         could act twice. Instead the point is read back (reconnecting): the device holding
-        the written value confirms the write; anything else raises the original error.
+        the written value confirms the write; another value means the write was lost (the
+        original error is raised); no read-back either leaves it open, which the error says.
         """
         try:
             read_back = await self.read_point(point)
         except ModbusError as read_err:
-            _LOGGER.debug(
-                "read-back of %s after a lost write reply failed: %s", point.key, read_err
+            msg = (
+                f"write of {point.key!r} sent, but neither its reply nor a read-back came "
+                f"({err}; read-back: {read_err})"
             )
-            raise err from None
+            raise ModbusWriteUnconfirmedError(msg) from err
         if read_back != expected:
             raise err
         _LOGGER.debug("write of %s confirmed by read-back after its reply was lost", point.key)

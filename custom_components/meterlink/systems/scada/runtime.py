@@ -52,6 +52,7 @@ from ...protocols.modbus.client import ModbusClient, ModbusPoller, ModbusTranspo
 from ...protocols.modbus.errors import (
     ModbusError,
     ModbusValueError,
+    ModbusWriteUnconfirmedError,
     ModbusWriteVerifyError,
 )
 from ...protocols.modbus.planner import PlanLimits
@@ -780,6 +781,12 @@ class ScadaRuntime(MeterLinkRuntime):
             raise HomeAssistantError(
                 translation_domain=DOMAIN,
                 translation_key="scada_command_refused",
+                translation_placeholders={"item": item.name, "error": str(err)},
+            ) from err
+        except ModbusWriteUnconfirmedError as err:
+            raise HomeAssistantError(
+                translation_domain=DOMAIN,
+                translation_key="scada_write_unconfirmed",
                 translation_placeholders={"item": item.name, "error": str(err)},
             ) from err
         except Iec104CommandUnconfirmedError as err:
