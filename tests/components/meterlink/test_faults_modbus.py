@@ -357,6 +357,16 @@ async def test_device_reboot_changed_state(rig: Rig) -> None:
 
 
 async def test_bridge_reboot(rig: Rig) -> None:
+    await _bridge_reboot(rig)
+
+
+async def test_bridge_reboot_rtu_over_tcp(hass: HomeAssistant) -> None:
+    """A serial-to-TCP bridge (RTU frames) rebooting."""
+    async with _rig(hass, rtu=True) as rig:
+        await _bridge_reboot(rig)
+
+
+async def _bridge_reboot(rig: Rig) -> None:
     with rig.recording() as recorder:
         connections = rig.proxy.stats.connections
         await rig.proxy.restart()
@@ -449,6 +459,16 @@ async def test_write_reply_lost_never_twice(rig: Rig, case: WriteCase) -> None:
     MeterLink does not send the write again (it may have been executed); it reconnects and
     reads the point back: the device holding the written value confirms the call.
     """
+    await _write_reply_lost(rig, case)
+
+
+async def test_write_reply_lost_never_twice_rtu_over_tcp(hass: HomeAssistant) -> None:
+    """The same through a serial bridge (RTU frames, CRC)."""
+    async with _rig(hass, rtu=True) as rig:
+        await _write_reply_lost(rig, WRITES[1])
+
+
+async def _write_reply_lost(rig: Rig, case: WriteCase) -> None:
     domain, name = case.service.split(".")
     key = (1, case.function_code, case.address)
     rig.proxy.drop_mid_frame(3)
