@@ -339,8 +339,9 @@ async def test_command_under_fault_raises(rig: Rig, fault: str) -> None:
             rig.proxy.set_mode("stall")
             with pytest.raises(HomeAssistantError) as info:
                 await _switch(rig.hass, "switch.station_1_relay", "turn_on")
-            # no confirmation within t1, or the link t1 dropped first: either way it raised
-            assert info.value.translation_key in {"timeout", "cannot_connect"}
+            # sent, no confirmation within t1 (the proxy holds it: it may still arrive); or an
+            # interrogation's t1 dropped the link before the command could be sent
+            assert info.value.translation_key in {"scada_command_unconfirmed", "cannot_connect"}
     assert _executed(rig.sim, 101) == 0  # it never got there (while the fault lasts)
     if fault == "refused":
         await rig.proxy.start()
