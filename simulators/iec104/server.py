@@ -95,6 +95,9 @@ class Iec104Faults:
     latency_s: float = 0.0
     stall: bool = False  # hold back everything the outstation sends
     commands: list[ReceivedCommand] = field(default_factory=list)
+    # execute the next N commands (not selects), then drop the connection before the
+    # activation confirmation reaches the client (a confirmation lost on the way)
+    drop_after_execute: int = 0
 
 
 class Iec104Simulator:
@@ -117,6 +120,7 @@ class Iec104Simulator:
         self.faults = Iec104Faults()
         self.connections = 0
         self._lock = threading.Lock()
+        self._drop_before_next_reply = False  # set on a c104 thread, read by the front
         self._backend_port = _free_port()
         self._server = c104.Server(
             ip="127.0.0.1",
@@ -170,6 +174,9 @@ class Iec104Simulator:
                         ioa=point.io_address, value=value, select=message.is_select_command
                     )
                 )
+                if self.faults.drop_after_execute > 0 and not message.is_select_command:
+                    self.faults.drop_after_execute -= 1
+                    self._drop_before_next_reply = True
             if refuses:
                 return c104.ResponseState.FAILURE
             if related is not None:
@@ -275,6 +282,12 @@ class Iec104Simulator:
 
     # -- front -----------------------------------------------------------------------------
 
+    def _take_drop(self) -> bool:
+        """Whether a command was executed whose confirmation must be lost (clears the flag)."""
+        with self._lock:
+            drop, self._drop_before_next_reply = self._drop_before_next_reply, False
+        return drop
+
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         """Relay one client connection to the c104 backend."""
         task = asyncio.current_task()
@@ -313,6 +326,8 @@ class Iec104Simulator:
             data = await reader.read(4096)
             if not data:
                 return
+            if delay and self._take_drop():
+                return  # the connection closes; this reply is never sent
             if delay and self.faults.stall:
                 held += data
                 continue

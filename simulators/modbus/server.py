@@ -122,6 +122,8 @@ class ModbusSimulator:
         self.change_interval_s = change_interval_s
         self.faults = ModbusFaults()
         self.requests: Counter[int] = Counter()
+        # writes the device executed, by (unit id, function code, address)
+        self.writes: Counter[tuple[int, int, int]] = Counter()
         self.connections = 0
         self._devices = {
             unit: _DeviceContext(
@@ -324,6 +326,8 @@ class ModbusSimulator:
             writer.write(self._frame(request, self._write_echo(request)))
             await writer.drain()
             return True
+        if request.function_code not in READ_FCS:
+            self.writes[request.unit_id, request.function_code, request.address] += 1
         backend[1].write(request.raw)
         await backend[1].drain()
         writer.write(await self._read_response(backend[0]))

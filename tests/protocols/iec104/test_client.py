@@ -13,6 +13,7 @@ from custom_components.meterlink.protocols.iec104.client import Iec104Client
 from custom_components.meterlink.protocols.iec104.connection import Iec104Parameters
 from custom_components.meterlink.protocols.iec104.errors import (
     Iec104CommandError,
+    Iec104CommandUnconfirmedError,
     Iec104ConnectionError,
     Iec104Error,
     Iec104ProtocolError,
@@ -229,8 +230,11 @@ def test_confirmation_checks(cot, negative, error, message):
 
 async def test_stalled_outstation_times_out_then_reconnects(sim, client, recorder):
     sim.faults.stall = True
-    with pytest.raises(Iec104TimeoutError):
+    # the outstation got (and executed) the command; its confirmation is held back
+    with pytest.raises(Iec104CommandUnconfirmedError) as info:
         await client.single_command(101, True)
+    assert isinstance(info.value, Iec104ConnectionError)
+    assert isinstance(info.value.__cause__, Iec104TimeoutError)
     assert isinstance(await recorder.wait_lost(), Iec104TimeoutError)
     assert not client.connected
     sim.faults.stall = False

@@ -19,8 +19,10 @@ from custom_components.meterlink.protocols.modbus.errors import (
     ModbusConnectionError,
     ModbusError,
     ModbusExceptionResponseError,
+    ModbusProtocolError,
     ModbusTimeoutError,
     ModbusValueError,
+    ModbusWriteUnconfirmedError,
     ModbusWriteVerifyError,
 )
 from custom_components.meterlink.protocols.modbus.models import (
@@ -32,6 +34,7 @@ from custom_components.meterlink.protocols.modbus.models import (
 )
 from custom_components.meterlink.protocols.modbus.planner import PlanLimits, plan_reads
 from custom_components.meterlink.protocols.modbus.pointlist import parse_point_list_csv
+from simulators.faultproxy import FaultProxy
 from simulators.modbus.server import ExceptionRule, ModbusSimulator
 
 if TYPE_CHECKING:
@@ -228,6 +231,53 @@ async def test_malformed_frame_is_a_typed_error_then_recover(sim, client):
         await client.read_point(hr("a", 0, DataType.UINT32))
     await sim.set_values(1, "holding_register", 0, [1, 2])
     assert await client.read_point(hr("a", 0, DataType.UINT32)) == 0x00010002
+
+
+async def test_bit_reply_with_a_wrong_byte_count_gives_no_value(sim, client):
+    # pymodbus unpacks every data byte it gets; 2 bytes for 1 coil must not become a value
+    coil = ModbusPoint(key="c", unit_id=1, table=Table.COIL, address=0, data_type=DataType.BIT)
+    await sim.set_values(1, "coil", 0, [True])
+    sim.faults.malformed_next = 1  # answers "0000 0000 0000 0001": coil 0 would read False
+    with pytest.raises(ModbusProtocolError, match="2 data bytes for a read of 1 bits"):
+        await client.read_point(coil)
+    assert await client.read_point(coil) is True
+
+
+async def test_write_whose_reply_is_lost_is_confirmed_by_read_back(sim):
+    proxy = await FaultProxy(sim.port).start()
+    client = ModbusClient(host="127.0.0.1", port=proxy.port, timeout_s=0.5)
+    try:
+        proxy.drop_mid_frame(3)  # the write's reply
+        assert await client.write_point(hr("sp", 10), 1234) == 1234
+        assert proxy.stats.cuts == 1
+        assert sim.writes[1, 6, 10] == 1  # never sent again
+    finally:
+        await client.close()
+        await proxy.stop()
+
+
+async def test_write_without_reply_nor_read_back_is_unconfirmed(sim):
+    client = ModbusClient(host="127.0.0.1", port=sim.port, timeout_s=0.2)
+    try:
+        await client.connect()
+        sim.faults.latency_s = 0.3  # each answer comes after the client gave up
+        with pytest.raises(ModbusWriteUnconfirmedError, match="neither its reply nor a read"):
+            await client.write_point(hr("sp", 10), 77)
+        sim.faults.latency_s = 0
+        assert await client.read_point(hr("sp", 10)) == 77
+        assert sim.writes[1, 6, 10] == 1
+    finally:
+        await client.close()
+
+
+async def test_write_lost_before_the_device_raises_the_connection_error(sim, client):
+    await client.connect()
+    sim.faults.drop_next = 1  # the request is dropped unexecuted; the read-back shows so
+    with pytest.raises(ModbusConnectionError) as err:
+        await client.write_point(hr("sp", 10), 77)
+    assert not isinstance(err.value, ModbusWriteUnconfirmedError)
+    assert sim.writes[1, 6, 10] == 0
+    assert await client.read_point(hr("sp", 10)) == 0
 
 
 async def test_reboot_backoff_and_reconnect(sim):

@@ -23,6 +23,7 @@ from .connection import (
 )
 from .errors import (
     Iec104CommandError,
+    Iec104CommandUnconfirmedError,
     Iec104ConnectionError,
     Iec104Error,
     Iec104ProtocolError,
@@ -549,9 +550,18 @@ class Iec104Client:
                 await self._activate(
                     build(select=True), wait_termination=False, what=f"select {what}"
                 )
-            _, termination, _ = await self._activate(
-                build(select=False), wait_termination=wait_termination, what=what
-            )
+            if not self.connected:  # nothing is sent (_activate sends before its first await)
+                msg = f"{what}: not connected to {self.host}:{self.port}"
+                raise Iec104ConnectionError(msg)
+            try:
+                _, termination, _ = await self._activate(
+                    build(select=False), wait_termination=wait_termination, what=what
+                )
+            except Iec104ConnectionError as err:
+                if wait_termination:  # the confirmation may have come; the termination not
+                    raise
+                msg = f"{what}: sent, but the link failed before its confirmation ({err})"
+                raise Iec104CommandUnconfirmedError(msg) from err
         return CommandResult(confirmed=True, terminated=termination is not None)
 
     async def single_command(

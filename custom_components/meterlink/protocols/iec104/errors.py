@@ -23,6 +23,13 @@ class Iec104TimeoutError(Iec104ConnectionError, MeterLinkTimeoutError):
     """A timer ran out (t1: no acknowledgement / confirmation; or a command got no answer)."""
 
 
+class Iec104CommandUnconfirmedError(Iec104ConnectionError):
+    """A command was sent, but the link failed before its activation confirmation arrived.
+
+    The outstation may or may not have executed it; it is never sent again by itself.
+    """
+
+
 class Iec104ProtocolError(Iec104Error, MeterLinkProtocolError):
     """A frame or ASDU is malformed, or the peer broke the protocol (sequence numbers, ...)."""
 

@@ -26,6 +26,7 @@ from .errors import (
     ModbusProtocolError,
     ModbusTimeoutError,
     ModbusValueError,
+    ModbusWriteUnconfirmedError,
     ModbusWriteVerifyError,
 )
 from .models import DataType, ModbusPoint, PointValue, Table
@@ -132,7 +133,7 @@ class ModbusClient:
     @property
     def connected(self) -> bool:
         """Whether the link is up."""
-        return self._client is not None and self._client.connected
+        return self._client is not None and self._client.connected and not self._lost.is_set()
 
     async def __aenter__(self) -> Self:
         """Connect on entering ``async with``."""
@@ -183,6 +184,11 @@ class ModbusClient:
         assert self.host is not None  # noqa: S101 - checked in __init__
         framer = FramerType.SOCKET if self.transport is ModbusTransport.TCP else FramerType.RTU
         return AsyncModbusTcpClient(self.host, port=self.port, framer=framer, **common)
+
+    def reconnect_wait_s(self) -> float:
+        """Seconds until :meth:`connect` may try again (0 when it may now)."""
+        now = self._clock() if self._clock else asyncio.get_running_loop().time()
+        return max(0.0, self._next_attempt - now)
 
     async def connect(self) -> None:
         """Open the link, honouring the backoff after failed attempts."""
@@ -317,10 +323,15 @@ class ModbusClient:
         )
         if request.table.is_bit_table:
             bits = [bool(b) for b in response.bits]
-            if len(bits) < request.count:
-                msg = f"unit {request.unit_id}: {len(bits)} bits for a read of {request.count}"
+            # pymodbus unpacks every data byte without checking the byte count; a reply
+            # must carry exactly ceil(count / 8) bytes (MAP V1.1b3, 6.1-6.2).
+            if len(bits) != 8 * ((request.count + 7) // 8):
+                msg = (
+                    f"unit {request.unit_id}: {len(bits) // 8} data bytes for a read of "
+                    f"{request.count} bits at {request.address}"
+                )
                 raise ModbusProtocolError(msg)
-            return bits
+            return bits[: request.count]
         registers = [int(r) for r in response.registers]
         if len(registers) != request.count:
             msg = (
@@ -373,15 +384,11 @@ class ModbusClient:
         unit = {UNIT_KEYWORD: point.unit_id}
         if point.table is Table.COIL:
             bit = encode_bit(point, value)
-            await self._request(
-                unit_id=point.unit_id,
-                function_code=5,
-                address=point.address,
-                count=1,
-                points=[point.key],
-                call=lambda c: c.write_coil(point.address, bit, **unit),
-            )
             expected: PointValue = bit
+            function_code, count = 5, 1
+            call: Callable[[Any], Awaitable[Any]] = lambda c: c.write_coil(  # noqa: E731
+                point.address, bit, **unit
+            )
         else:
             current = None
             if point.data_type is DataType.BIT:
@@ -395,24 +402,30 @@ class ModbusClient:
                 )
                 raise ModbusValueError(msg, point=point.key)
             expected = decode_registers(point, registers)
-            if len(registers) == 1 and not multiple:
-                await self._request(
-                    unit_id=point.unit_id,
-                    function_code=6,
-                    address=point.address,
-                    count=1,
-                    points=[point.key],
-                    call=lambda c: c.write_register(point.address, registers[0], **unit),
+            count = len(registers)
+            if count == 1 and not multiple:
+                function_code = 6
+                call = lambda c: c.write_register(  # noqa: E731
+                    point.address, registers[0], **unit
                 )
             else:
-                await self._request(
-                    unit_id=point.unit_id,
-                    function_code=16,
-                    address=point.address,
-                    count=len(registers),
-                    points=[point.key],
-                    call=lambda c: c.write_registers(point.address, registers, **unit),
+                function_code = 16
+                call = lambda c: c.write_registers(  # noqa: E731
+                    point.address, registers, **unit
                 )
+        async with self._lock:
+            await self.connect()  # raising here, nothing was sent
+        try:
+            await self._request(
+                unit_id=point.unit_id,
+                function_code=function_code,
+                address=point.address,
+                count=count,
+                points=[point.key],
+                call=call,
+            )
+        except ModbusConnectionError as err:
+            return await self._reconcile_write(point, expected, err)
         if not verify:
             return expected
         read_back = await self.read_point(point)
@@ -424,6 +437,29 @@ class ModbusClient:
             raise ModbusWriteVerifyError(
                 msg, point=point.key, written=expected, read_back=read_back
             )
+        return read_back
+
+    async def _reconcile_write(
+        self, point: ModbusPoint, expected: PointValue, err: ModbusConnectionError
+    ) -> PointValue:
+        """A write whose reply never came: confirm it from the device, never send it again.
+
+        The device may have executed the write before the link failed, so sending it again
+        could act twice. Instead the point is read back (reconnecting): the device holding
+        the written value confirms the write; another value means the write was lost (the
+        original error is raised); no read-back either leaves it open, which the error says.
+        """
+        try:
+            read_back = await self.read_point(point)
+        except ModbusError as read_err:
+            msg = (
+                f"write of {point.key!r} sent, but neither its reply nor a read-back came "
+                f"({err}; read-back: {read_err})"
+            )
+            raise ModbusWriteUnconfirmedError(msg) from err
+        if read_back != expected:
+            raise err
+        _LOGGER.debug("write of %s confirmed by read-back after its reply was lost", point.key)
         return read_back
 
 

@@ -36,6 +36,13 @@ class ModbusTimeoutError(ModbusConnectionError, MeterLinkTimeoutError):
     """The Modbus device did not answer in time."""
 
 
+class ModbusWriteUnconfirmedError(ModbusConnectionError):
+    """A write was sent, but neither its reply nor a read-back came.
+
+    The device may or may not have executed it; it is never sent again by itself.
+    """
+
+
 class ModbusProtocolError(ModbusError, MeterLinkProtocolError):
     """A Modbus response could not be understood."""
 

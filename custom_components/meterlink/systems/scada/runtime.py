@@ -41,6 +41,7 @@ from ...protocols.iec104.client import Iec104Client
 from ...protocols.iec104.connection import Iec104Parameters
 from ...protocols.iec104.errors import (
     Iec104CommandError,
+    Iec104CommandUnconfirmedError,
     Iec104ConnectionError,
     Iec104Error,
 )
@@ -51,6 +52,7 @@ from ...protocols.modbus.client import ModbusClient, ModbusPoller, ModbusTranspo
 from ...protocols.modbus.errors import (
     ModbusError,
     ModbusValueError,
+    ModbusWriteUnconfirmedError,
     ModbusWriteVerifyError,
 )
 from ...protocols.modbus.planner import PlanLimits
@@ -295,7 +297,16 @@ class ScadaCoordinator(MeterLinkCoordinator[dict[str, ItemState]]):
 
     async def _async_fetch(self) -> dict[str, ItemState]:
         """Read every item once (Modbus) or interrogate every term (IEC 104)."""
-        return await self.runtime.async_fetch()
+        was_good = self.last_update_success
+        try:
+            return await self.runtime.async_fetch()
+        except MeterLinkError as err:
+            if not was_good and self.last_update_success:
+                # Data pushed while this update ran (IEC 104: the link came back) marked the
+                # channel good. The coordinator only tells the entities about a failure that
+                # follows a good update, so they would keep showing those values: tell them.
+                self.async_set_update_error(err)
+            raise
 
     @callback
     def pushed(self, data: dict[str, ItemState]) -> None:
@@ -339,6 +350,11 @@ class ScadaRuntime(MeterLinkRuntime):
         self._push_scheduled = False
         if self.protocol.is_modbus:
             self.modbus = build_modbus_client(entry.data, self.capture.callback)
+            # Every poll tries to reconnect: a backoff longer than the poll interval would
+            # skip polls, and a device that came back would be read one poll late or more.
+            self.modbus.reconnect_delay_max_s = min(
+                self.modbus.reconnect_delay_max_s, self.coordinator.base_interval.total_seconds()
+            )
             gap = int(entry.options.get(CONF_MAX_GAP, DEFAULT_MAX_GAP))
             limits = PlanLimits(
                 max_registers=int(entry.options.get(CONF_MAX_REGISTERS, DEFAULT_MAX_REGISTERS)),
@@ -765,6 +781,18 @@ class ScadaRuntime(MeterLinkRuntime):
             raise HomeAssistantError(
                 translation_domain=DOMAIN,
                 translation_key="scada_command_refused",
+                translation_placeholders={"item": item.name, "error": str(err)},
+            ) from err
+        except ModbusWriteUnconfirmedError as err:
+            raise HomeAssistantError(
+                translation_domain=DOMAIN,
+                translation_key="scada_write_unconfirmed",
+                translation_placeholders={"item": item.name, "error": str(err)},
+            ) from err
+        except Iec104CommandUnconfirmedError as err:
+            raise HomeAssistantError(
+                translation_domain=DOMAIN,
+                translation_key="scada_command_unconfirmed",
                 translation_placeholders={"item": item.name, "error": str(err)},
             ) from err
         except MeterLinkError as err:
