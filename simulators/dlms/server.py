@@ -57,6 +57,7 @@ class Faults:
     refuse_association: bool = False
     latency_s: float = 0.0
     chunk_size: int | None = None  # dribble answers out in chunks of this many bytes
+    endless_blocks: bool = False  # answer every GET by block transfer that never ends
 
 
 @dataclass(kw_only=True)
@@ -249,6 +250,7 @@ class DlmsSimulator:
             password=self.password,
             max_pdu=self.max_pdu,
             refuse_association=self.faults.refuse_association,
+            endless_blocks=self.faults.endless_blocks,
             conformance=SERVER_CONFORMANCE
             if self.get_with_list
             else SERVER_CONFORMANCE & ~CONFORMANCE_MULTIPLE_REFERENCES,
