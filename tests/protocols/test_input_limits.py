@@ -51,6 +51,7 @@ from custom_components.meterlink.protocols.dlms.hdlc import (
     encode_hdlc_frame,
 )
 from custom_components.meterlink.protocols.dlms.mbus import MbusFrame, encode_mbus_frame
+from custom_components.meterlink.protocols.dlms.mode_e import ModeELineDecoder
 from custom_components.meterlink.protocols.dlms.push import DlmsPushDecoder, PushFraming
 from custom_components.meterlink.protocols.dlms.wrapper import (
     WRAPPER_HEADER_SIZE,
@@ -262,6 +263,16 @@ def test_rscp_topology_counts_are_clamped() -> None:
         (b"\x04\x84\xff\xff\xff\xff" + bytes(64), "needs 536870912 bytes"),  # bit string
         (b"\x09\x85\x01\x00\x00\x00\x00", "1..4 allowed"),  # 5-byte length
     ],
+    ids=[
+        "array-2^32",
+        "structure-2^32",
+        "structure-10000-deep",
+        "array-10000-deep",
+        "octet-string-2^31",
+        "visible-string-2^31",
+        "bit-string-2^32-bits",
+        "5-byte-length",
+    ],
 )
 def test_axdr_lengths_and_depth_are_bounded(data: bytes, match: str) -> None:
     with bounded(MIB, 1.0), pytest.raises(DlmsDataError, match=match):
@@ -373,11 +384,23 @@ def test_push_hdlc_segments_that_never_complete() -> None:
     decoder = DlmsPushDecoder(framing=PushFraming.HDLC)
     errors: list[Exception] = []
     with bounded():
-        for chunk in chunks(wire, 160 * 1024, 4096):  # 2.5x the limit
+        for chunk in chunks(wire, 128 * 1024, 4096):  # twice the limit
             decoder.feed(chunk)
             assert drain(decoder.next_notification, errors) == []
             assert decoder.buffered <= 2 * 65536
     assert any("exceeds 65536" in str(err) for err in errors)
+
+
+def test_mode_e_endless_line_without_lf() -> None:
+    decoder = ModeELineDecoder()
+    errors: list[Exception] = []
+    with bounded():
+        for chunk in chunks(b"/ABC5\\2meter-identification-that-never-ends", 512 * 1024, 4096):
+            decoder.feed(chunk)
+            assert drain(decoder.next_identification, errors) == []
+            assert decoder.buffered <= 4096 + 57
+    assert errors
+    assert all(isinstance(err, DlmsFramingError) for err in errors)
 
 
 # --- DLMS: GET block transfer against the simulator (real loopback socket) ----------------
@@ -600,7 +623,7 @@ def test_ekm_endless_bad_blocks() -> None:
     decoder.expect_block()
     errors = 0
     with bounded():
-        for chunk in chunks(bytes((STX,)) + b"\x30" * (BLOCK_LENGTH - 1), MIB, 4096):
+        for chunk in chunks(bytes((STX,)) + b"\x30" * (BLOCK_LENGTH - 1), MIB // 2, 4096):
             decoder.feed(chunk)
             while True:
                 try:
@@ -612,7 +635,7 @@ def test_ekm_endless_bad_blocks() -> None:
                 assert event is None
                 break
             assert decoder.buffered < BLOCK_LENGTH
-    assert errors >= MIB // 4096 - 1  # one per chunk: asking again drops the rest
+    assert errors >= MIB // 2 // 4096 - 1  # one per chunk: asking again drops the rest
 
 
 def test_ekm_meter_side_command_without_etx_in_reach() -> None:
