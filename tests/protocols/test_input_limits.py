@@ -9,8 +9,10 @@ are listed in README.md ("Protocol libraries", input limits).
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Iterator
 import contextlib
+from dataclasses import replace
 import datetime as dt
 import struct
 import time
@@ -87,9 +89,25 @@ from custom_components.meterlink.protocols.ekm.codec import (
 )
 from custom_components.meterlink.protocols.ekm.errors import EkmError
 from custom_components.meterlink.protocols.errors import MeterLinkError
-from custom_components.meterlink.protocols.iec104.codec import MAX_APDU_LENGTH, ApduDecoder
+from custom_components.meterlink.protocols.iec104 import client as iec104_client
+from custom_components.meterlink.protocols.iec104.client import Iec104Client
+from custom_components.meterlink.protocols.iec104.codec import (
+    MAX_APDU_LENGTH,
+    ApduDecoder,
+    decode_asdu,
+    encode_apdu,
+    encode_asdu,
+)
 from custom_components.meterlink.protocols.iec104.errors import Iec104ProtocolError
-from custom_components.meterlink.protocols.iec104.models import IFrame
+from custom_components.meterlink.protocols.iec104.models import (
+    Asdu,
+    Cot,
+    IFrame,
+    InformationObject,
+    TypeId,
+    UFrame,
+    UFunction,
+)
 from custom_components.meterlink.protocols.iec104.pointlist import (
     parse_iec104_point_list_csv,
     parse_iec104_point_list_json,
@@ -507,6 +525,62 @@ def test_iec104_maximum_apdus_back_to_back() -> None:
                 count += 1
             assert decoder.buffered < 2 + MAX_APDU_LENGTH
     assert count >= MIB // (2 + MAX_APDU_LENGTH) - 1
+
+
+async def test_iec104_interrogation_that_never_terminates(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An outstation answers an interrogation with data forever and never terminates it."""
+    monkeypatch.setattr(iec104_client, "MAX_INTERROGATION_ASDUS", 300)  # default 16384
+    sent = 0
+
+    async def outstation(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal sent
+        decoder = ApduDecoder()
+        send_seq = 0
+
+        def send(asdu: bytes) -> None:
+            nonlocal send_seq
+            writer.write(encode_apdu(IFrame(send_seq=send_seq, recv_seq=1, asdu=asdu)))
+            send_seq += 1
+
+        with contextlib.suppress(ConnectionError):
+            while data := await reader.read(4096):
+                decoder.feed(data)
+                for apdu in decoder.frames():
+                    if isinstance(apdu, UFrame) and apdu.function is UFunction.STARTDT_ACT:
+                        writer.write(encode_apdu(UFrame(function=UFunction.STARTDT_CON)))
+                    if not isinstance(apdu, IFrame):
+                        continue
+                    request = decode_asdu(apdu.asdu)
+                    send(encode_asdu(replace(request, cot=Cot.ACTIVATION_CON)))
+                    point = Asdu(
+                        type_id=TypeId.M_SP_NA_1,
+                        cot=Cot.INTERROGATED_BY_STATION,
+                        common_address=request.common_address,
+                        objects=(InformationObject(ioa=1, value=True),),
+                    )
+                    raw = encode_asdu(point)
+                    # 10x the limit, never a termination; stops early when the client goes.
+                    while sent < 3000 and not writer.is_closing():
+                        send(raw)
+                        sent += 1
+                        if sent % 16 == 0:
+                            await writer.drain()
+                            await asyncio.sleep(0)  # a yield, not a wait: let the client read
+        writer.close()
+
+    server = await asyncio.start_server(outstation, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        client = Iec104Client(host="127.0.0.1", port=port, command_timeout_s=5.0)
+        start = time.perf_counter()
+        async with client:
+            with pytest.raises(Iec104ProtocolError, match="more than 300 ASDUs"):
+                await client.interrogation()
+        assert time.perf_counter() - start < 4.0
+    finally:
+        server.close()
+        await server.wait_closed()
+    assert sent > 300
 
 
 # --- DCS streamed JSON ---------------------------------------------------------------------
