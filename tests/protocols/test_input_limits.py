@@ -772,6 +772,17 @@ def test_iec104_point_lists_share_the_limits(monkeypatch: pytest.MonkeyPatch, ca
     assert match in str(result.errors[0])
 
 
+def test_ekm_address_list_is_linear() -> None:
+    """A pasted list of 10 000 meter addresses is parsed in linear time (was quadratic)."""
+    from custom_components.meterlink.systems.ekm.flow import parse_addresses  # noqa: PLC0415
+
+    text = " ".join(str(i) for i in range(10_000)) + " 7"
+    start = time.perf_counter()
+    addresses = parse_addresses(text)
+    assert time.perf_counter() - start < 1.0
+    assert len(addresses) == 10_000
+
+
 def test_limits_leave_real_inputs_alone() -> None:
     """A point list at the row limit and an RSCP frame at the size limit still decode."""
     rows = "".join(f"k{i},holding,{i},uint16\n" for i in range(MAX_POINT_LIST_ROWS))
