@@ -263,6 +263,7 @@ class CosemServer:
         password: bytes | None = None,
         max_pdu: int = 0xFFFF,
         refuse_association: bool = False,
+        endless_blocks: bool = False,
         conformance: int = SERVER_CONFORMANCE,
         security: ServerSecurity | None = None,
     ) -> None:
@@ -273,6 +274,7 @@ class CosemServer:
         self.password = password
         self.max_pdu = max_pdu
         self.refuse_association = refuse_association
+        self.endless_blocks = endless_blocks  # fault: block transfer never sends its last block
         self.state = AssociationState()
 
     def reset(self) -> None:
@@ -596,7 +598,7 @@ class CosemServer:
         """Return a GET-Response, switching to block transfer when too big for the client."""
         response = bytes((TAG_GET_RESPONSE, kind, invoke)) + whole
         limit = min(self.state.client_max_pdu, self.max_pdu)
-        if len(response) <= limit or raw is None:
+        if (len(response) <= limit and not self.endless_blocks) or raw is None:
             return response
         if not self.state.conformance & CONFORMANCE_BLOCK_GET:
             return bytes((TAG_GET_RESPONSE, 1, invoke, 0x01, DataAccessResult.OTHER_REASON))
@@ -619,6 +621,8 @@ class CosemServer:
             )
         chunk = state.pending_blocks.pop(0)
         state.block_number += 1
+        if self.endless_blocks:  # fault: the same block again and again, never the last
+            state.pending_blocks.append(chunk)
         last = 1 if not state.pending_blocks else 0
         return (
             bytes((TAG_GET_RESPONSE, 2, invoke, last))

@@ -59,6 +59,7 @@ class Faults:
     chunk_size: int | None = None  # dribble answers out in chunks of this many bytes
     drop_action_reply: bool = False  # carry out the next ACTION, then close instead of answering
     bad_tag: bool = False  # flip a bit of the GCM tag of ciphered GET answers (wrapper only)
+    endless_blocks: bool = False  # answer every GET by block transfer that never ends
 
 
 @dataclass(kw_only=True)
@@ -251,6 +252,7 @@ class DlmsSimulator:
             password=self.password,
             max_pdu=self.max_pdu,
             refuse_association=self.faults.refuse_association,
+            endless_blocks=self.faults.endless_blocks,
             conformance=SERVER_CONFORMANCE
             if self.get_with_list
             else SERVER_CONFORMANCE & ~CONFORMANCE_MULTIPLE_REFERENCES,

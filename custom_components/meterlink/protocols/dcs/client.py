@@ -70,6 +70,9 @@ if TYPE_CHECKING:
 
 CHUNK_SIZE: Final = 1 << 14  # ~170 rows: batches (and peak memory) stay small
 CAPTURE_BODY: Final = 512
+# Our limit on a JSON answer read whole (meter lists, login, status): thousands of meters fit in
+# a few MB; readings are streamed instead (codec.MAX_PENDING bounds what they buffer).
+MAX_BODY_SIZE: Final = 16 << 20
 MASK: Final = "***"
 _COOKIE_PREFIX: Final = "COHERENT-DCS"  # COHERENT-DCS-API... (web API), COHERENT-DCSV3... (v3)
 _RETRY_STATUSES: Final = frozenset({502, 503, 504})
@@ -483,7 +486,7 @@ class DcsClient:
             method, path, params=params, json_body=json_body, auth=auth, relogin=relogin
         )
         try:
-            body = await response.read()
+            body = await _read_bounded(response)
         except TimeoutError as err:
             raise self._timeout_error() from err
         except aiohttp.ClientError as err:
@@ -690,6 +693,20 @@ def _bound_socket_reads(response: aiohttp.ClientResponse) -> Callable[[], None]:
     return restore
 
 
+async def _read_bounded(response: aiohttp.ClientResponse) -> bytes:
+    """Read a whole body, refusing one larger than :data:`MAX_BODY_SIZE` before buffering it."""
+    if (response.content_length or 0) > MAX_BODY_SIZE:
+        msg = f"answer of {response.content_length} bytes exceeds our limit of {MAX_BODY_SIZE}"
+        raise DcsMalformedResponseError(msg)
+    body = bytearray()
+    async for chunk in response.content.iter_chunked(CHUNK_SIZE):
+        body += chunk
+        if len(body) > MAX_BODY_SIZE:
+            msg = f"answer runs past our limit of {MAX_BODY_SIZE} bytes"
+            raise DcsMalformedResponseError(msg)
+    return bytes(body)
+
+
 def _retry_after(headers: Mapping[str, str], body: bytes) -> float:
     """Return the wait a 429 asks for: ``Retry-After`` ("3" or "3s"), else backOffSuggestion."""
     raw = headers.get("Retry-After", "").strip().rstrip("sS")
@@ -697,7 +714,9 @@ def _retry_after(headers: Mapping[str, str], body: bytes) -> float:
         return max(0.0, float(raw))
     except ValueError:
         pass
-    with contextlib.suppress(ValueError, UnicodeDecodeError, TypeError, AttributeError):
+    with contextlib.suppress(
+        ValueError, UnicodeDecodeError, TypeError, AttributeError, OverflowError, RecursionError
+    ):
         suggestion = json.loads(body).get("backOffSuggestion")
         return max(0.0, float(suggestion))
     return 1.0

@@ -186,13 +186,15 @@ def loads(body: bytes, what: str) -> Any:
     except (ValueError, UnicodeDecodeError) as err:
         pos = getattr(err, "pos", 0)
         raise _malformed(f"{what} is not valid JSON ({err})", body, pos) from err
+    except RecursionError as err:  # json's C scanner: nesting deeper than the recursion limit
+        raise _malformed(f"{what} is nested too deeply", body) from err
 
 
 def error_details(body: bytes) -> str:
     """Return the server's explanation of an error (``{"details": ...}``), else the text."""
     try:
         payload = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         return body.decode("utf-8", "replace").strip()[:SNIPPET_LEN]
     if isinstance(payload, dict):
         details = payload.get("details") or payload.get("message") or payload.get("Message")
@@ -532,6 +534,8 @@ class DcsReadingsDecoder:
                     continue
                 try:
                     value, value_end = self._json.raw_decode(buf, value_pos)
+                except RecursionError as err:
+                    raise _malformed(f"value of {key!r} is nested too deeply", buf, pos) from err
                 except ValueError as err:
                     if final:
                         raise _malformed(f"bad value of {key!r}", buf, value_pos) from err
@@ -635,6 +639,8 @@ class DcsReadingsDecoder:
                     raise _malformed("expected a reading object", buf, pos)
                 try:
                     obj, obj_end = self._json.raw_decode(buf, pos)
+                except RecursionError as err:
+                    raise _malformed("reading is nested too deeply", buf, pos) from err
                 except ValueError as err:
                     if final:
                         raise _malformed("broken reading", buf, pos) from err

@@ -125,6 +125,12 @@ _GET_NEXT = 2
 _GET_WITH_BLOCK = 2
 _GET_WITH_LIST = 3
 _GET_ASSEMBLED = 0xFF  # internal marker: body reassembled from blocks
+# Our limits on one GET block transfer, so a meter that never sends its last block (or sends
+# empty or repeated blocks) cannot make us loop or buffer without end. A year of 15-minute
+# profile rows with five columns is about 1.5 MB; 16 384 blocks carry 4 MiB at a 256-byte PDU.
+MAX_BLOCK_TRANSFER_SIZE = 4 << 20
+MAX_BLOCK_TRANSFER_BLOCKS = 16384
+_BLOCK_HEADER = 10  # tag, choice, invoke, last, block number (4), result, first data byte
 # IEC 62056-46 6.4.4.4.3.2 HDLC parameter ids (maximum information field length tx/rx).
 _HDLC_MAX_INFO_TX = 0x05
 _HDLC_MAX_INFO_RX = 0x06
@@ -191,6 +197,35 @@ def _data_item_value(item: DataItem) -> ReadingValue:
     if isinstance(value, tuple):
         return None
     return value
+
+
+def _check_block(response: bytes, previous: int | None) -> int:
+    """Check one GetResponseWithDataBlock header; return its block number.
+
+    Block numbers must count up by one, and the transfer must end within our limits
+    (:data:`MAX_BLOCK_TRANSFER_BLOCKS`, :data:`MAX_BLOCK_TRANSFER_SIZE`).
+    """
+    if len(response) < _BLOCK_HEADER:
+        msg = f"data block of {len(response)} bytes is shorter than its header"
+        raise DlmsProtocolError(msg, snippet=response[:16])
+    number = int.from_bytes(response[4:8], "big")
+    if previous is not None and number != previous + 1:
+        msg = f"data block {number} arrived after block {previous}"
+        raise DlmsProtocolError(msg, snippet=response[:16])
+    return number
+
+
+def _check_block_data(response: bytes, pos: int, size: int, *, blocks: int, total: int) -> None:
+    """Refuse a block whose data is cut off, or that takes the transfer past our limits."""
+    if size > len(response) - pos:
+        msg = f"data block claims {size} bytes, {len(response) - pos} follow"
+        raise DlmsProtocolError(msg, snippet=response[:16])
+    if total + size > MAX_BLOCK_TRANSFER_SIZE or blocks > MAX_BLOCK_TRANSFER_BLOCKS:
+        msg = (
+            f"block transfer of {blocks} blocks, {total + size}+ bytes exceeds our limit of "
+            f"{MAX_BLOCK_TRANSFER_BLOCKS} blocks, {MAX_BLOCK_TRANSFER_SIZE} bytes"
+        )
+        raise DlmsProtocolError(msg, snippet=response[:16])
 
 
 def _raise_for_error(code: int, what: str) -> None:
@@ -741,11 +776,16 @@ class DlmsClient:
             request = bytes(apdu)
             response = self._decipher(await self._request(request))
             blocks = bytearray()
+            count = 0
+            number: int | None = None
             while response[:2] == bytes((_TAG_GET_RESPONSE, _GET_WITH_BLOCK)):
-                last, number = response[3], int.from_bytes(response[4:8], "big")
+                count += 1
+                number = _check_block(response, number)
+                last = response[3]
                 if response[8] != 0:
                     _raise_for_error(response[9], "block transfer")
                 size, pos = decode_length(response, 9)
+                _check_block_data(response, pos, size, blocks=count, total=len(blocks))
                 blocks += response[pos : pos + size]
                 if last:
                     response = bytes((_TAG_GET_RESPONSE, _GET_ASSEMBLED)) + bytes(blocks)
@@ -1179,7 +1219,7 @@ class DlmsClient:
         if raw[0] != DataTag.ARRAY:
             msg = f"profile buffer starts with tag 0x{raw[0]:02X}, expected an array"
             raise DlmsDataError(msg, snippet=raw[:8])
-        count, pos = decode_length(raw, 1)
+        count, pos = _row_count(raw)
         clock_index = next(
             (index for index, (class_id, _) in enumerate(columns) if class_id == _CLASS_CLOCK), None
         )
@@ -1232,8 +1272,20 @@ _FAST_INTS = {
 _DATE_TIME = struct.Struct(">HBBBBBBB")
 
 
+def _row_count(raw: bytes) -> tuple[int, int]:
+    """The row count of a profile buffer and where its rows start; refuse a count too large."""
+    count, pos = decode_length(raw, 1)
+    if count > len(raw) - pos:  # every row takes at least one byte
+        msg = f"profile buffer claims {count} rows in {len(raw) - pos} bytes"
+        raise DlmsDataError(msg, snippet=raw[:8])
+    return count, pos
+
+
 def _fast_cell(raw: bytes, pos: int) -> tuple[ReadingValue, int]:
     """Decode one profile cell without building a DataItem when the type is simple."""
+    if pos >= len(raw):
+        msg = f"profile cell at offset {pos} is cut off"
+        raise DlmsDataError(msg, snippet=raw[-8:])
     tag = raw[pos]
     unpack = _FAST_INTS.get(tag)  # type: ignore[call-overload]
     if unpack is not None and pos + 1 + unpack.size <= len(raw):

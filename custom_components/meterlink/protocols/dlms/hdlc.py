@@ -370,6 +370,11 @@ class HdlcReassembler:
         self._parts.clear()
         self._pending = False
 
+    @property
+    def buffered(self) -> int:
+        """Bytes of an unfinished message (never more than ``max_size``)."""
+        return len(self._parts)
+
     def add(self, frame: HdlcFrame) -> bytes | None:
         """Add one frame; return the complete information when its last segment arrives."""
         if frame.kind not in (HdlcFrameKind.I, HdlcFrameKind.UI):

@@ -120,6 +120,11 @@ class MbusDecoder:
         """Append received bytes."""
         self._buffer += data
 
+    @property
+    def buffered(self) -> int:
+        """Bytes waiting for the rest of a frame (at most 4 + 255 + 2 once drained)."""
+        return len(self._buffer)
+
     def frames(self) -> Iterator[MbusFrame]:
         """Yield every complete frame; errors propagate (call again to continue)."""
         while (frame := self.next_frame()) is not None:
@@ -188,6 +193,11 @@ class MbusReassembler:
         """Forget buffered segments."""
         self._parts.clear()
         self._expected = 0
+
+    @property
+    def buffered(self) -> int:
+        """Bytes of an unfinished message (never more than ``max_size``)."""
+        return len(self._parts)
 
     def add(self, frame: MbusFrame) -> bytes | None:
         """Add one frame; return the APDU when its final segment arrives."""

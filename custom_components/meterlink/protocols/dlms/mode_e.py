@@ -156,6 +156,11 @@ class ModeELineDecoder:
         """Append received bytes (parity bit cleared)."""
         self._buffer += bytes(byte & 0x7F for byte in data)
 
+    @property
+    def buffered(self) -> int:
+        """Bytes of an unfinished line (a line without LF is refused past 57 bytes)."""
+        return len(self._buffer)
+
     def identifications(self) -> Iterator[ModeEIdentification]:
         """Yield every complete identification message; errors propagate."""
         while (ident := self.next_identification()) is not None:

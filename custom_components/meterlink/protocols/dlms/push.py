@@ -381,6 +381,13 @@ class DlmsPushDecoder:
         else:
             self._mbus.feed(data)
 
+    @property
+    def buffered(self) -> int:
+        """Bytes held in the framing and reassembly buffers."""
+        if self.framing is PushFraming.HDLC:
+            return self._hdlc.buffered + self._hdlc_join.buffered
+        return self._mbus.buffered + self._mbus_join.buffered
+
     def notifications(self) -> Iterator[DlmsPushNotification]:
         """Yield every complete notification; errors propagate (call again to continue)."""
         while (notification := self.next_notification()) is not None:

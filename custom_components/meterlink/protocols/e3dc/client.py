@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, Final, Self
 
 from . import commands
 from .cipher import RscpCipher
-from .codec import RscpFrame, RscpItem, RscpStreamDecoder, encode_frame, error_name
+from .codec import RscpFrame, RscpItem, RscpStreamDecoder, RscpValue, encode_frame, error_name
 from .errors import (
     SECRET_PASSWORD,
     SECRET_RSCP_KEY,
@@ -95,6 +95,8 @@ BACKOFF_S: Final = (1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 60.0)
 MAX_BATTERIES: Final = 4
 MAX_MODULES: Final = 32  # cap on DCB_INFO requests per battery, whatever DCB_COUNT says
 MAX_INVERTERS: Final = 4
+MAX_DC_STRINGS: Final = 8  # cap on per-string requests per inverter, whatever it reports
+MAX_AC_PHASES: Final = 3  # cap on per-phase requests per inverter (three-phase grid)
 MAX_POWER_METERS: Final = 8  # PM indices 0..7 (S10 Mini / Quattroporte use 6, fact sheet 3)
 MAX_WALLBOXES: Final = 8
 PASSWORD_MASK: Final = "**REDACTED**"  # noqa: S105  # shown to on_frame instead of the password
@@ -824,15 +826,15 @@ def _topology(reply: Sequence[RscpItem]) -> Topology:
         if entry.tag == T.BAT_DATA and _answered(entry, T.BAT_DCB_COUNT):
             batteries.append(_index(entry, T.BAT_INDEX))
             count = entry.get(T.BAT_DCB_COUNT)
-            modules.append(min(count, MAX_MODULES) if isinstance(count, int) else 0)
+            modules.append(_count(count, MAX_MODULES))
         elif entry.tag == T.PVI_DATA and _answered(entry, T.PVI_TYPE):
             strings = entry.get(T.PVI_USED_STRING_COUNT)
             phases = entry.get(T.PVI_AC_MAX_PHASE_COUNT)
             inverters.append(
                 InverterLayout(
                     index=_index(entry, T.PVI_INDEX),
-                    strings=strings if isinstance(strings, int) else 0,
-                    phases=phases if isinstance(phases, int) else 0,
+                    strings=_count(strings, MAX_DC_STRINGS),
+                    phases=_count(phases, MAX_AC_PHASES),
                 )
             )
         elif entry.tag == T.PM_DATA and _answered(entry, T.PM_TYPE):
@@ -848,6 +850,13 @@ def _topology(reply: Sequence[RscpItem]) -> Topology:
         power_meters=tuple(meters),
         wallboxes=tuple(wallboxes),
     )
+
+
+def _count(value: RscpValue, limit: int) -> int:
+    """A count the device reported, clamped to 0..``limit`` (0 if it is not an integer)."""
+    if not isinstance(value, int) or isinstance(value, bool):
+        return 0
+    return max(0, min(value, limit))
 
 
 def _answered(entry: RscpItem, tag: int) -> bool:

@@ -946,7 +946,7 @@ class EkmRequestDecoder:
     def _read_request(self) -> EkmReadRequest | None:
         """Parse ``/?<digits>!<CR><LF>``."""
         buf = self._buf
-        end = buf.find(b"!\r\n")
+        end = buf.find(b"!\r\n", 0, 35)  # only where a request can end: O(1) per call
         if end < 0:
             if len(buf) > 32:  # noqa: PLR2004 - longer than any request
                 bad = bytes(buf[:32])
@@ -976,7 +976,7 @@ class EkmRequestDecoder:
         if bytes(buf[: len(END_SESSION)]) == END_SESSION:
             del buf[: len(END_SESSION)]
             return EkmEndSession()
-        end = buf.find(ETX)
+        end = buf.find(ETX, 0, MAX_COMMAND_LENGTH - 2)  # a frame is at most MAX_COMMAND_LENGTH
         if end < 0 or len(buf) < end + 3:
             if len(buf) > MAX_COMMAND_LENGTH:
                 bad = bytes(buf[:32])

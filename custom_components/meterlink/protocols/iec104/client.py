@@ -41,6 +41,10 @@ _LOGGER = logging.getLogger(__name__)
 
 QOI_STATION = 20  # IEC 60870-5-101, 7.2.6.22: station interrogation
 QCC_GENERAL = 5  # IEC 60870-5-101, 7.2.6.23: general counter request, no freeze/reset
+# Our limit on the ASDUs one (counter) interrogation collects before its termination: up to
+# 127 objects each, far more than any station has; an outstation that never terminates
+# cannot make us buffer without end.
+MAX_INTERROGATION_ASDUS = 16384
 _ERROR_CAUSES = {
     Cot.UNKNOWN_TYPE,
     Cot.UNKNOWN_CAUSE,
@@ -97,6 +101,18 @@ class _Pending:
             if not future.done():
                 future.set_exception(err)
                 future.exception()  # mark retrieved: nobody may be waiting for termination
+
+
+def _collect(pending: _Pending, asdu: Asdu) -> None:
+    """Keep an interrogated ASDU; fail the interrogation past :data:`MAX_INTERROGATION_ASDUS`."""
+    if len(pending.collected) < MAX_INTERROGATION_ASDUS:
+        pending.collected.append(asdu)
+        return
+    msg = (
+        f"station {pending.common_address} sent more than {MAX_INTERROGATION_ASDUS} ASDUs "
+        "without terminating the interrogation"
+    )
+    pending.fail(Iec104ProtocolError(msg))
 
 
 class Iec104Client:
@@ -346,7 +362,7 @@ class Iec104Client:
                 and asdu.common_address in (pending.common_address, 0xFFFF)
                 and asdu.cot in {Cot.INTERROGATED_BY_STATION, Cot.REQUESTED_BY_GENERAL_COUNTER}
             ):
-                pending.collected.append(asdu)
+                _collect(pending, asdu)
         if self._on_asdu is not None:
             self._on_asdu(asdu)
 

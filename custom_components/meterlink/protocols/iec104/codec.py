@@ -71,8 +71,14 @@ class ApduDecoder:
         self._error: Iec104ProtocolError | None = None
 
     def feed(self, data: bytes) -> None:
-        """Append received bytes."""
-        self._buffer += data
+        """Append received bytes (dropped after a framing error: the stream is unusable)."""
+        if self._error is None:
+            self._buffer += data
+
+    @property
+    def buffered(self) -> int:
+        """Bytes held back waiting for the rest of an APDU (at most 1 + MAX_APDU_LENGTH)."""
+        return len(self._buffer)
 
     def frames(self) -> Iterator[Apdu]:
         """Yield every complete APDU in the buffer."""

@@ -7,13 +7,14 @@ from dataclasses import dataclass, field
 import io
 import json
 import math
-from typing import TYPE_CHECKING, Any, Protocol
+import re
+from typing import TYPE_CHECKING, Any, Final, Protocol
 
 from .errors import ModbusPointError, ModbusPointListError
 from .models import ByteOrder, DataType, ModbusPoint, Table, WordOrder
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Iterator, Mapping
 
 # Names accepted for each table: our own, short forms, and the classic 0x/1x/3x/4x prefixes.
 _TABLE_ALIASES = {
@@ -90,38 +91,91 @@ class RowProblem:
     message: str
 
 
+# Our limits on a pasted point list (Modbus and IEC 104 share these readers), checked before
+# parsing so a hostile file costs neither memory nor time: ten thousand points of about a
+# hundred characters fit with room to spare.
+MAX_POINT_LIST_SIZE: Final = 2 << 20  # characters
+MAX_POINT_LIST_ROWS: Final = 10_000
+MAX_POINT_LIST_LINE: Final = 4096  # characters in one CSV line
+MAX_POINT_LIST_COLUMNS: Final = 64  # CSV header columns, or fields of one JSON item
+_LONG_LINE: Final = re.compile(f"[^\r\n]{{{MAX_POINT_LIST_LINE + 1}}}")
+
+
+def _too_large(text: str, *, lines: bool = False) -> list[RowProblem]:
+    """One problem if the text (or, with ``lines``, one of its lines) is over our limits."""
+    if len(text) > MAX_POINT_LIST_SIZE:
+        msg = f"the point list is {len(text)} characters; the limit is {MAX_POINT_LIST_SIZE}"
+        return [RowProblem(line=1, field=None, message=msg)]
+    long_line = _long_line(text) if lines else None
+    return [] if long_line is None else [long_line]
+
+
+def _too_many_rows(line: int) -> RowProblem:
+    msg = f"more than {MAX_POINT_LIST_ROWS} rows; split the point list"
+    return RowProblem(line=line, field=None, message=msg)
+
+
+def _long_line(text: str) -> RowProblem | None:
+    """A problem naming the first line longer than :data:`MAX_POINT_LIST_LINE`, else None."""
+    found = _LONG_LINE.search(text)
+    if found is None:
+        return None
+    number = text.count("\n", 0, found.start()) + 1
+    msg = f"line longer than {MAX_POINT_LIST_LINE} characters"
+    return RowProblem(line=number, field=None, message=msg)
+
+
+def _records(reader: Any, problems: list[RowProblem]) -> Iterator[list[str]]:
+    """Yield the CSV records; stop at the first malformed one and note it in ``problems``."""
+    try:
+        yield from reader
+    except csv.Error as err:
+        problems.append(
+            RowProblem(line=reader.line_num, field=None, message=f"not valid CSV: {err}")
+        )
+
+
+def _blank_or_comment(record: list[str]) -> bool:
+    """True for a CSV record that is empty, all blank, or a ``#`` comment."""
+    return (
+        not record or all(not cell.strip() for cell in record) or record[0].lstrip().startswith("#")
+    )
+
+
+def _header_problem(header: list[str], required: tuple[str, ...], line: int) -> RowProblem | None:
+    """A problem with the CSV header line (too many columns, a required one missing), or None."""
+    if len(header) > MAX_POINT_LIST_COLUMNS:
+        msg = f"header of more than {MAX_POINT_LIST_COLUMNS} columns"
+        return RowProblem(line=line, field=None, message=msg)
+    missing = [name for name in required if name not in header]
+    if missing:
+        msg = f"header lacks column(s) {', '.join(missing)}"
+        return RowProblem(line=line, field=missing[0], message=msg)
+    return None
+
+
 def read_rows_csv(text: str, required: tuple[str, ...]) -> tuple[list[RawRow], list[RowProblem]]:
     """Split a CSV point list (first line names the columns) into rows of cells.
 
     Blank lines and lines starting with ``#`` are skipped; a header missing one of the
     ``required`` columns yields a single problem and no rows.
     """
+    if problems := _too_large(text, lines=True):
+        return [], problems
     reader = csv.reader(io.StringIO(text.lstrip("\ufeff"), newline=""))
     header: list[str] | None = None
     rows: list[RawRow] = []
-    problems: list[RowProblem] = []
-    while True:
-        try:
-            record = next(reader)
-        except StopIteration:
-            break
-        except csv.Error as err:
-            problems.append(
-                RowProblem(line=reader.line_num, field=None, message=f"not valid CSV: {err}")
-            )
-            break
+    for record in _records(reader, problems):
         line = reader.line_num
-        if not record or all(not cell.strip() for cell in record):
-            continue
-        if record[0].lstrip().startswith("#"):
+        if _blank_or_comment(record):
             continue
         if header is None:
-            header = [cell.strip().lower() for cell in record]
-            missing = [name for name in required if name not in header]
-            if missing:
-                msg = f"header lacks column(s) {', '.join(missing)}"
-                return [], [RowProblem(line=line, field=missing[0], message=msg)]
+            header = [cell.strip().lower() for cell in record[: MAX_POINT_LIST_COLUMNS + 1]]
+            if bad_header := _header_problem(header, required, line):
+                return [], [bad_header]
             continue
+        if len(rows) + len(problems) >= MAX_POINT_LIST_ROWS:
+            return [], [_too_many_rows(line)]
         if len(record) > len(header):
             msg = f"{len(record)} cells but the header names {len(header)} columns"
             problems.append(RowProblem(line=line, field=None, message=msg))
@@ -137,10 +191,14 @@ def read_rows_csv(text: str, required: tuple[str, ...]) -> tuple[list[RawRow], l
 
 def read_rows_json(text: str) -> tuple[list[RawRow], list[RowProblem]]:
     """Split a JSON point list (a list of objects, or ``{"points": [...]}``) into rows."""
+    if too_large := _too_large(text):
+        return [], too_large
     try:
         document = json.loads(text)
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
         return [], [RowProblem(line=1, field=None, message=f"not valid JSON: {err}")]
+    except RecursionError:  # json's C scanner: nesting deeper than the recursion limit
+        return [], [RowProblem(line=1, field=None, message="not valid JSON: nested too deeply")]
     if isinstance(document, dict):
         document = document.get("points")
     if not isinstance(document, list):
@@ -148,7 +206,13 @@ def read_rows_json(text: str) -> tuple[list[RawRow], list[RowProblem]]:
         return [], [RowProblem(line=1, field=None, message=msg)]
     rows: list[RawRow] = []
     problems: list[RowProblem] = []
+    if len(document) > MAX_POINT_LIST_ROWS:
+        return [], [_too_many_rows(MAX_POINT_LIST_ROWS + 1)]
     for index, item in enumerate(document, start=1):
+        if isinstance(item, dict) and len(item) > MAX_POINT_LIST_COLUMNS:
+            msg = f"{len(item)} fields; the limit is {MAX_POINT_LIST_COLUMNS}"
+            problems.append(RowProblem(line=index, field=None, message=msg))
+            continue
         if not isinstance(item, dict):
             msg = f"expected an object, got {type(item).__name__}"
             problems.append(RowProblem(line=index, field=None, message=msg))

@@ -97,7 +97,7 @@ def port_url(text: str) -> str:
 
 def parse_addresses(text: str) -> list[str]:
     """Return the normalised addresses in ``text`` (separated by commas or spaces)."""
-    out: list[str] = []
+    out: dict[str, None] = {}  # ordered, and a membership test in O(1) for long pasted lists
     for part in re.split(r"[,;\s]+", text.strip()):
         if not part:
             continue
@@ -105,9 +105,8 @@ def parse_addresses(text: str) -> list[str]:
             address = codec.normalize_address(part)
         except EkmValueError as err:
             raise EkmFlowError("invalid_address", str(err), CONF_ADDRESSES) from err
-        if address not in out:
-            out.append(address)
-    return out
+        out[address] = None
+    return list(out)
 
 
 @contextlib.asynccontextmanager
