@@ -143,3 +143,66 @@ def test_ekm_decoder_drops_bytes_between_exchanges() -> None:
     decoder.expect_ack()
     decoder.feed(b"\x86")  # ACK with a 7E1 parity bit
     assert isinstance(decoder.next_event(), EkmAck)
+
+
+def test_dcs_value_dribbled_in_tiny_chunks_is_not_reparsed_per_chunk() -> None:
+    """bench.fuzz.dcs timeout: a long unfinished reading fed a few bytes at a time was parsed
+    again from its start on every chunk (quadratic: seconds for a few KiB, a spin for 1 MiB)."""
+    from unittest.mock import patch  # noqa: PLC0415
+
+    from custom_components.meterlink.protocols.dcs.codec import DcsReadingsDecoder  # noqa: PLC0415
+
+    note = "x" * 65536
+    body = (
+        b'{"readings": [{"timestamp": "2021-09-20T18:00:00Z", "value": 1, "status": 0, '
+        b'"note": "' + note.encode() + b'"}], "unit": "kWh"}'
+    )
+    decoder = DcsReadingsDecoder("web_standard")
+    runs = 0
+    real_run = decoder._run
+
+    def counting_run(*args: object, **kwargs: object) -> None:
+        nonlocal runs
+        runs += 1
+        real_run(*args, **kwargs)  # type: ignore[arg-type]
+
+    rows = []
+    with patch.object(decoder, "_run", counting_run):
+        for i in range(0, len(body), 16):
+            rows += decoder.feed(body[i : i + 16])
+        rows += decoder.close()
+    assert [r.total for r in rows] == [1.0]
+    assert len(body) // 16 > 4000
+    assert runs < 40  # logarithmic in the value's length, not one per chunk
+
+
+def test_dcs_bulk_run_is_not_rescanned_per_row() -> None:
+    """A run of compact rows with an odd row near its end is scanned for a bulk run once, not
+    once per row (the per-row path takes over up to the odd row): it was quadratic."""
+    from unittest.mock import patch  # noqa: PLC0415
+
+    from custom_components.meterlink.protocols.dcs.codec import DcsReadingsDecoder  # noqa: PLC0415
+
+    rows_text = ",".join(
+        f'{{"timestamp":"2021-{mo:02d}-{d:02d}T{h:02d}:00:00Z","value":{i},"status":0}}'
+        for i, (mo, d, h) in enumerate(
+            (mo, d, h) for mo in (1, 2) for d in range(1, 21) for h in range(24)
+        )
+    )
+    odd = '{"timestamp":"2021-03-01T00:00:00Z","value":null,"status":0}'
+    last = '{"timestamp":"2021-03-01T01:00:00Z","value":1,"status":0}'
+    body = ('{"readings":[' + rows_text + "," + odd + "," + last + '],"unit":"kWh"}').encode()
+    decoder = DcsReadingsDecoder("web_standard")
+    calls = 0
+    real_bulk = decoder._bulk
+
+    def counting_bulk(*args: object) -> tuple[int, int]:
+        nonlocal calls
+        calls += 1
+        return real_bulk(*args)  # type: ignore[arg-type]
+
+    with patch.object(decoder, "_bulk", counting_bulk):
+        rows = decoder.feed(body) + decoder.close()
+    assert len(rows) == 962
+    assert rows[-2].total is None
+    assert calls <= 2

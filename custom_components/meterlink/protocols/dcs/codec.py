@@ -415,6 +415,7 @@ class DcsReadingsDecoder:
         self._buf = ""
         self._state = _START
         self._json = json.JSONDecoder()
+        self._retry_at = 0  # feed() parses again once the buffer holds this many characters
         self._header: dict[str, Any] = {}
         self._tail = ""  # the last consumed text, for error excerpts
         self.rows = 0
@@ -451,7 +452,11 @@ class DcsReadingsDecoder:
         except UnicodeDecodeError as err:
             raise _malformed("response is not UTF-8", data, err.start) from err
         out: list[DcsReading] = []
-        self._run(out, final=False)
+        if len(self._buf) >= self._retry_at:
+            self._run(out, final=False)
+            # what is left is an unfinished value: look again once it has doubled, so that a
+            # value dribbled in tiny chunks is parsed a logarithmic, not linear, number of times
+            self._retry_at = 2 * len(self._buf)
         if len(self._buf) > MAX_PENDING:
             raise _malformed("no complete JSON value in over 1 MiB", self._buf)
         return out
@@ -590,9 +595,14 @@ class DcsReadingsDecoder:
             probe = _WS.match(buf, pos).end()  # type: ignore[union-attr]
             if probe < end and buf[probe] == "]" and self.rows == 0 and rows == 0:
                 return probe + 1, after
+            no_bulk_before = -1
             while True:
-                if not self._v3_vm:
-                    pos = self._bulk(buf, pos, out)
+                if not self._v3_vm and pos >= no_bulk_before:
+                    bulk_end, stop = self._bulk(buf, pos, out)
+                    if bulk_end == pos:
+                        # no run up to stop: rows before it go one by one (not rescanned per row)
+                        no_bulk_before = stop
+                    pos = bulk_end
                 m = match(buf, pos)
                 if m is not None:
                     total: float | None
@@ -665,22 +675,23 @@ class DcsReadingsDecoder:
         finally:
             self.rows += rows
 
-    def _bulk(self, buf: str, pos: int, out: list[DcsReading]) -> int:
+    def _bulk(self, buf: str, pos: int, out: list[DcsReading]) -> tuple[int, int]:
         """Decode a run of compact rows at ``pos`` in one go; return where the run ends.
 
         Returns ``pos`` unchanged when there is no such run, or when anything in it is not
-        plain (strings for values, nulls, other spacing): the per-row path handles those.
+        plain (strings for values, nulls, other spacing): the per-row path handles those. The
+        second value is where the candidate run would have ended.
         """
         stop = buf.rfind("},", pos) + 2
         if stop - pos < _MIN_BULK * 60:
-            return pos
+            return pos, stop
         pattern, fixed = _BULK[self._layout]
         found = pattern.findall(buf, pos, stop)
         if len(found) < _MIN_BULK:
-            return pos
+            return pos, stop
         # contiguity: the constant text of each row plus every captured part must fill the run
         if fixed * len(found) + len("".join(chain.from_iterable(found))) != stop - pos:
-            return pos
+            return pos, stop
         # Columns, then rows built by C-level map/zip (tuple.__new__ makes the NamedTuples):
         # about twice as fast as a comprehension calling DcsReading() per row.
         fromiso = datetime.fromisoformat
@@ -745,12 +756,15 @@ class DcsReadingsDecoder:
                     )
                 )
         except (ValueError, KeyError):
-            return pos  # a "NaN", a null, an odd status, a bad timestamp: the exact path decides
+            return (
+                pos,
+                stop,
+            )  # a "NaN", a null, an odd status, a bad timestamp: the exact path decides
         if rows[0].timestamp.tzinfo is None:
             rows = [r._replace(timestamp=r.timestamp.replace(tzinfo=UTC)) for r in rows]
         out.extend(rows)
         self.rows += len(rows)
-        return stop
+        return stop, stop
 
     def _slow_row(self, obj: Any, buf: str, pos: int) -> DcsReading:
         if not isinstance(obj, dict):
