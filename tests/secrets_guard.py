@@ -15,6 +15,9 @@ import itertools
 import logging
 from pathlib import Path
 import re
+import shutil
+import subprocess
+import tempfile
 from typing import IO, TYPE_CHECKING, Any, Final
 
 import pytest
@@ -214,6 +217,13 @@ def find_secrets(
     for name, secret in secrets.items():
         for form in needles(secret):
             owner[form] = (name, secret)
+    files = list(files)
+    grep = shutil.which("grep")
+    if grep is not None and files:
+        yield from _grep(grep, files, owner)
+        return
+    # no grep: Python's regex tries every alternative at every position (minutes for the
+    # suite's ~80 MB of output with a few hundred secrets); grep -F does it in about a second
     pattern = re.compile("|".join(re.escape(f) for f in sorted(owner, key=len, reverse=True)))
     for path in files:
         text = path.read_text(encoding="utf-8", errors="replace")
@@ -224,6 +234,35 @@ def find_secrets(
             if (name, line) not in seen:
                 seen.add((name, line))
                 yield name, secret, path, line
+
+
+def _grep(
+    grep: str, files: list[Path], owner: dict[str, tuple[str, str]]
+) -> Iterator[tuple[str, str, Path, int]]:
+    """Search the files for every form at once with ``grep -F`` (Aho-Corasick in C)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        patterns = Path(tmp) / "needles"
+        patterns.write_text("\n".join(owner) + "\n", encoding="utf-8")
+        found = subprocess.run(  # noqa: S603 - fixed arguments, no shell
+            [grep, "-F", "-a", "-H", "-n", "-o", "-f", str(patterns), "--", *map(str, files)],
+            capture_output=True,
+            check=False,
+        )
+    if found.returncode > 1:
+        msg = f"grep failed: {found.stderr.decode(errors='replace').strip()}"
+        raise RuntimeError(msg)
+    seen: set[tuple[str, str, int]] = set()
+    names = {str(path): path for path in files}
+    for row in found.stdout.decode("utf-8", errors="replace").splitlines():
+        # path:line:match (our paths hold no ':' followed by digits and ':')
+        match = re.match(r"(.*?):(\d+):(.*)$", row)
+        if match is None or match.group(3) not in owner:
+            continue
+        path, line = names.get(match.group(1), Path(match.group(1))), int(match.group(2))
+        name, secret = owner[match.group(3)]
+        if (name, str(path), line) not in seen:
+            seen.add((name, str(path), line))
+            yield name, secret, path, line
 
 
 def pytest_configure(config: pytest.Config) -> None:

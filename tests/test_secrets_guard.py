@@ -89,3 +89,13 @@ def test_needles_find_text_hex_and_key_bytes(tmp_path: Path) -> None:
     out.write_text(f"a\nframe {bytes.fromhex(key).hex(' ').upper()}\nb {b'pw'.hex()}\n")
     found = [(name, line) for name, _, _, line in find_secrets([out], {"k": key, "p": "pw"})]
     assert found == [("k", 2), ("p", 3)]
+
+
+def test_python_fallback_finds_the_same(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    out = tmp_path / "out.log"
+    out.write_text("x\nthe password is hunter2-abc\nnothing\nhunter2-abc twice hunter2-abc\n")
+    with_grep = list(find_secrets([out], {"p": "hunter2-abc"}))
+    monkeypatch.setattr("tests.secrets_guard.shutil.which", lambda _name: None)
+    without = list(find_secrets([out], {"p": "hunter2-abc"}))
+    assert [(n, line) for n, _, _, line in with_grep] == [("p", 2), ("p", 4)]
+    assert without == with_grep
