@@ -122,6 +122,7 @@ class ModbusSimulator:
         self.change_interval_s = change_interval_s
         self.faults = ModbusFaults()
         self.requests: Counter[int] = Counter()
+        self.writes_applied = 0  # write requests the datastore answered without an exception
         self.connections = 0
         self._devices = {
             unit: _DeviceContext(
@@ -326,9 +327,17 @@ class ModbusSimulator:
             return True
         backend[1].write(request.raw)
         await backend[1].drain()
-        writer.write(await self._read_response(backend[0]))
+        response = await self._read_response(backend[0])
+        if request.function_code not in READ_FCS and not self._is_exception(response):
+            self.writes_applied += 1
+        writer.write(response)
         await writer.drain()
         return True
+
+    def _is_exception(self, response: bytes) -> bool:
+        """Whether a backend answer is an exception response (function code high bit)."""
+        offset = 1 if self.rtu else 7  # RTU: unit id; TCP: MBAP header
+        return len(response) > offset and bool(response[offset] & 0x80)
 
     @staticmethod
     def _exception_for(request: _Request, rules: list[ExceptionRule]) -> int | None:
