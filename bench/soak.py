@@ -132,16 +132,8 @@ MEMORY_TOLERANCE = 0.05  # relative RSS growth allowed between the windows after
 MEMORY_SLACK_BYTES = 8 << 20  # ... or this much, whichever is larger
 TARGET_CORE_PCT = {"full": 5.0, "home": 0.5}
 TARGET_LAG_P99_MS = 20.0
-SCADA_TIMING = {
-    "timeout_s": 2.0,
-    "reconnect_delay_s": 0.01,
-    "reconnect_delay_max_s": 0.05,
-    "t0_s": 2.0,
-    "t1_s": 1.5,
-    "t2_s": 0.2,
-    "t3_s": 5.0,
-    "first_connect_s": 6.0,
-}
+# the integration's timing, but a quick reconnect after an injected link fault
+SCADA_TIMING = {"reconnect_delay_s": 0.05, "reconnect_delay_max_s": 1.0}
 # the tests' short allowances, with room for a machine busy with other work
 EKM_TIMING = {"baudrate": EKM_BAUD, "turnaround": 0.5, "char_gap": 0.1}
 
@@ -1026,7 +1018,7 @@ def report(
         "normalised": calibration,
         "real_cadence": cadence,
         "memory": {
-            "peak_rss_mb": round(peak_rss_bytes() / 2**20, 1),
+            "peak_rss_mb": round(max(peak_rss_bytes(), rss_bytes()) / 2**20, 1),
             "final_rss_mb": round(rss_bytes() / 2**20, 1),
             **memory,
         },

@@ -22,6 +22,8 @@ def test_soak_quick_reports_every_figure_and_loses_no_command(tmp_path: Path) ->
         "-m",
         "bench.soak",
         "--quick",
+        "--points",
+        "60",
         "--polls",
         "8",
         "--command-every",
