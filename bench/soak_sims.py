@@ -21,6 +21,7 @@ import contextlib
 import datetime as dt
 import json
 import math
+import os
 import random
 import sys
 import time
@@ -263,17 +264,28 @@ async def _serve(devices: list[Device]) -> None:
         sys.stdout.flush()
 
 
+async def _orphaned() -> None:
+    """Return once the parent process is gone (killed without closing our stdin)."""
+    parent = os.getppid()
+    while os.getppid() == parent:  # noqa: ASYNC110 - nothing signals a parent's death
+        await asyncio.sleep(1)
+
+
 async def main() -> None:
     """Start the devices of the spec on stdin, print their ports, serve control lines."""
     specs = json.loads(sys.stdin.readline())
     devices = [Device(spec) for spec in specs]
+    watchdog = asyncio.create_task(_orphaned())
     try:
         for device in devices:
             await device.start()
         sys.stdout.write(json.dumps({"ready": [d.info for d in devices]}) + "\n")
         sys.stdout.flush()
-        await _serve(devices)
+        serve = asyncio.create_task(_serve(devices))
+        await asyncio.wait({serve, watchdog}, return_when=asyncio.FIRST_COMPLETED)
+        serve.cancel()
     finally:
+        watchdog.cancel()
         for device in devices:
             with contextlib.suppress(Exception):
                 await device.stop()
