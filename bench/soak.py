@@ -717,7 +717,7 @@ class Soak:
                 self.fault_kinds[f"{unit.kind}:{name}"] += 1
                 await self.sims.call("fault", dev=unit.sim, fault=name, address=unit.address)
                 unit.faults += 1
-            ok = await self.poll(unit, n)
+            ok = await self.poll(unit, unit.polls)  # cadence continues across phases
             if inject:
                 await self.sims.call("clear", dev=unit.sim, address=unit.address)
             unit.polls += 1
