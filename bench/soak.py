@@ -114,7 +114,8 @@ HOME = {"e3dc": 1, "ekm": 1, "dlms": 1, "modbus": 2}
 EKM_PER_BUS = 5
 DCS_PER_SERVER = 5
 # entities a device of these kinds brings (measured; the report counts the real ones)
-FIXED_POINTS = {"dlms": 9, "ekm": 80, "e3dc": 180, "dcs": 6}
+FIXED_POINTS = {"dlms": 9, "ekm": 53, "e3dc": 161, "dcs": 4}
+STATION_EXTRA_POINTS = 2  # entities of a Modbus / IEC 104 station besides its items
 MAX_STATION_POINTS = 1000
 # default cadence: real seconds one "poll" of a device stands for
 INTERVAL_S = {
@@ -170,7 +171,8 @@ def station_points(counts: dict[str, int], total: int) -> int:
     stations = counts.get("modbus", 0) + counts.get("iec104", 0)
     if not stations:
         return 0
-    return max(4, min(MAX_STATION_POINTS, (total - fixed) // stations))
+    each = (total - fixed) // stations - STATION_EXTRA_POINTS
+    return max(4, min(MAX_STATION_POINTS, each))
 
 
 def sim_specs(counts: dict[str, int], points: int) -> list[dict[str, Any]]:
@@ -1270,10 +1272,13 @@ async def soak_main(args: argparse.Namespace) -> dict[str, Any]:
             entries = await setup_entries(hass, specs, ready, points_each)
             setup_s = time.perf_counter() - t0
             units = build_units(hass, specs, entries)
-            points = sum(
-                len(er.async_entries_for_config_entry(er.async_get(hass), e.entry_id))
-                for e in entries
-            )
+            points_by_kind: Counter[str] = Counter()
+            for spec, entry in zip(specs, entries, strict=True):
+                registry = er.async_get(hass)
+                points_by_kind[spec["kind"]] += len(
+                    er.async_entries_for_config_entry(registry, entry.entry_id)
+                )
+            points = sum(points_by_kind.values())
             if args.tracemalloc:
                 tracemalloc.start()
             soak = Soak(hass, sims, units, args)
@@ -1303,6 +1308,8 @@ async def soak_main(args: argparse.Namespace) -> dict[str, Any]:
                 fault_kinds=soak.fault_kinds,
                 cadence=cadence,
             )
+            result["config"]["points_by_kind"] = dict(points_by_kind)
+            result["config"]["points_per_station"] = points_each
             for entry in entries:
                 await hass.config_entries.async_unload(entry.entry_id)
             await hass.async_block_till_done()
