@@ -40,7 +40,7 @@ from simulators.iec104.server import EXTRA_IOA, Iec104Simulator
 from simulators.modbus.server import ExceptionRule, ModbusSimulator
 
 ACCELERATION = 600.0  # simulated seconds per real second for clock-driven simulators
-TICK_S = 0.02  # Modbus / IEC 104 values change this often (real seconds)
+TICK_S = 0.25  # Modbus / IEC 104 values change this often (real seconds; a unit polls ~1 / s)
 EKM_BAUD = 460800
 E3DC_KEY = "soak-key"
 E3DC_USER = "soak@example.com"
