@@ -33,7 +33,7 @@ def test_soak_quick_reports_every_figure_and_loses_no_command(tmp_path: Path) ->
         "--calibration-polls",
         "3",
         "--fault-rate",
-        "0.25",
+        "0.1",
         "--json",
         str(out),
     ]
@@ -49,7 +49,7 @@ def test_soak_quick_reports_every_figure_and_loses_no_command(tmp_path: Path) ->
     assert report["config"]["points"] > 6
     totals = report["totals"]
     assert totals["polls"] == 6 * 8
-    assert totals["faults"] > 0  # a quarter of the polls get a fault
+    assert totals["faults"] > 0  # a tenth of the polls get a fault (seeded: always some)
     assert totals["failed_faulted"] <= totals["faults"]
     # commands wait while a fault is being recovered from (so a kind may send fewer); the
     # simulators executed exactly the ones Home Assistant confirmed
