@@ -41,6 +41,7 @@ POINTS: tuple[tuple[int, str, Any, str, int | None, bool], ...] = (
     (113, "C_SE_NB_1", 0, "sbo", 14, False),
     (120, "C_SC_NA_1", False, "direct", None, True),
 )
+EXTRA_IOA = 1001  # first IOA of the extra measurements (``extra_points``)
 
 
 def _c104_value(type_name: str, value: Any) -> Any:
@@ -111,8 +112,13 @@ class Iec104Simulator:
         common_address: int = 1,
         change_interval_s: float | None = None,
         select_timeout_ms: int = 5000,
+        extra_points: int = 0,
     ) -> None:
-        """Prepare the c104 server; :meth:`start` opens the sockets."""
+        """Prepare the c104 server; :meth:`start` opens the sockets.
+
+        ``extra_points`` adds that many short-float measurements (M_ME_NC_1) at IOA
+        ``EXTRA_IOA``, ``EXTRA_IOA + 1``, ... (a large outstation, e.g. for the soak benchmark).
+        """
         self.host = host
         self.port = port
         self.common_address = common_address
@@ -133,7 +139,10 @@ class Iec104Simulator:
         self._station = station
         self._points: dict[int, Any] = {}
         self._types: dict[int, str] = {}
-        for ioa, type_name, value, mode, related, refuses in POINTS:
+        extra = tuple(
+            (EXTRA_IOA + n, "M_ME_NC_1", 0.0, "", None, False) for n in range(extra_points)
+        )
+        for ioa, type_name, value, mode, related, refuses in POINTS + extra:
             point = station.add_point(
                 io_address=ioa,
                 type=getattr(c104.Type, type_name),

@@ -124,6 +124,7 @@ class ModbusSimulator:
         self.requests: Counter[int] = Counter()
         # writes the device executed, by (unit id, function code, address)
         self.writes: Counter[tuple[int, int, int]] = Counter()
+        self.writes_applied = 0  # write requests the datastore answered without an exception
         self.connections = 0
         self._devices = {
             unit: _DeviceContext(
@@ -330,9 +331,17 @@ class ModbusSimulator:
             self.writes[request.unit_id, request.function_code, request.address] += 1
         backend[1].write(request.raw)
         await backend[1].drain()
-        writer.write(await self._read_response(backend[0]))
+        response = await self._read_response(backend[0])
+        if request.function_code not in READ_FCS and not self._is_exception(response):
+            self.writes_applied += 1
+        writer.write(response)
         await writer.drain()
         return True
+
+    def _is_exception(self, response: bytes) -> bool:
+        """Whether a backend answer is an exception response (function code high bit)."""
+        offset = 1 if self.rtu else 7  # RTU: unit id; TCP: MBAP header
+        return len(response) > offset and bool(response[offset] & 0x80)
 
     @staticmethod
     def _exception_for(request: _Request, rules: list[ExceptionRule]) -> int | None:

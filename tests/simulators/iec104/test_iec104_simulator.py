@@ -7,7 +7,7 @@ import sys
 
 import c104
 
-from simulators.iec104.server import Iec104Simulator
+from simulators.iec104.server import EXTRA_IOA, Iec104Simulator
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -100,3 +100,11 @@ async def test_ticker_sends_changes():
         assert sim.value(11) >= 23.5
     finally:
         await sim.stop()
+
+
+async def test_extra_points_are_short_floats_after_the_fixed_ones():
+    async with Iec104Simulator(extra_points=3) as sim:
+        assert [sim.value(EXTRA_IOA + n) for n in range(3)] == [0.0, 0.0, 0.0]
+        sim.set_value(EXTRA_IOA + 2, 12.5)
+        assert sim.value(EXTRA_IOA + 2) == 12.5
+        assert sim.value(11) == 21.5  # the fixed points are still there

@@ -122,3 +122,22 @@ async def test_junk_request_closes_connection(rtu):
         async with asyncio.timeout(5):
             assert await reader.read() == b""
         writer.close()
+
+
+async def test_counts_applied_writes_only():
+    async with ModbusSimulator(unit_ids=(1,)) as sim:
+        client = AsyncModbusTcpClient("127.0.0.1", port=sim.port, reconnect_delay=0, retries=0)
+        await client.connect()
+        try:
+            await client.read_holding_registers(0, count=2, **{UNIT_KEYWORD: 1})
+            await client.write_register(4, 5, **{UNIT_KEYWORD: 1})
+            await client.write_coil(2, True, **{UNIT_KEYWORD: 1})
+            assert sim.writes_applied == 2
+            rr = await client.write_register(sim.size, 1, **{UNIT_KEYWORD: 1})  # out of range
+            assert rr.isError()
+            sim.faults.exception_rules.append(ExceptionRule(start=0, end=10, code=4))
+            rr = await client.write_register(3, 1, **{UNIT_KEYWORD: 1})  # refused by the front
+            assert rr.isError()
+            assert sim.writes_applied == 2
+        finally:
+            client.close()
