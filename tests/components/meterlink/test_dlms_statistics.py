@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from itertools import pairwise
 
-from homeassistant.components.recorder.statistics import statistics_during_period
+from homeassistant.components.recorder.statistics import get_metadata, statistics_during_period
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.recorder import get_instance
 from homeassistant.util import dt as dt_util
@@ -62,6 +62,14 @@ async def test_profile_import_is_complete_and_idempotent(
 
         stat_id = statistic_id(SERIAL, "1.0.1.8.0.255")
         assert stat_id == "meterlink:dlms_sim0000000001_1_0_1_8_0_255"
+        # named after the register's sensor, so the Energy dashboard's picker reads as a name
+        metadata = await get_instance(hass).async_add_executor_job(
+            lambda: get_metadata(hass, statistic_ids={stat_id})
+        )
+        name = metadata[stat_id][1]["name"]
+        assert name is not None
+        assert name.endswith("(load profile)")
+        assert "1.0.1.8.0.255" not in name
         rows = await hours(hass, stat_id)
         assert len(rows) == 48
         last = rows[-1]

@@ -29,6 +29,7 @@ from homeassistant.components.recorder.statistics import (
     async_add_external_statistics,
 )
 from homeassistant.const import UnitOfEnergy
+from homeassistant.helpers import entity_registry as er
 from homeassistant.util import dt as dt_util
 
 from ...const import DOMAIN, LOGGER
@@ -184,11 +185,22 @@ class DlmsStatisticsImporter:
                 added += len(batch)
         return added
 
+    def _name(self, obis: str) -> str:
+        """Name the statistic after the register's sensor (as the user sees it), else OBIS."""
+        entity_id = er.async_get(self.hass).async_get_entity_id(
+            "sensor", DOMAIN, f"{self.runtime.meter_id}_{obis}"
+        )
+        state = self.hass.states.get(entity_id) if entity_id else None
+        name = state.attributes.get("friendly_name") if state else None
+        if isinstance(name, str) and name:
+            return f"{name} (load profile)"
+        return f"{self.runtime.entry.title} {obis} (load profile)"
+
     def _metadata(self, stat_id: str, obis: str) -> StatisticMetaData:
         metadata = StatisticMetaData(
             mean_type=StatisticMeanType.NONE,
             has_sum=True,
-            name=f"{self.runtime.entry.title} {obis}",
+            name=self._name(obis),
             source=DOMAIN,
             statistic_id=stat_id,
             unit_of_measurement=UnitOfEnergy.WATT_HOUR,
