@@ -38,11 +38,9 @@ from datetime import UTC, datetime, timedelta
 import math
 
 from homeassistant.config_entries import SOURCE_REAUTH, ConfigEntryState
-from homeassistant.const import STATE_UNAVAILABLE
-from homeassistant.core import Event, EventStateChangedData, HomeAssistant, State, callback
+from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.helpers import entity_registry as er, issue_registry as ir
-from homeassistant.helpers.event import async_track_state_change_event
 from homeassistant.util import dt as dt_util
 import pytest
 from pytest_homeassistant_custom_component.common import (
@@ -58,22 +56,20 @@ from simulators.dcs.model import SLOT_S
 from simulators.faultproxy import FaultProxy
 
 from .conftest import dcs_entry_data, dcs_entry_options
+from .fault_rig import MeasuredRig
 
 TIMEOUT = 0.2  # the client's request timeout while a stall or half-open fault lasts
 
 
-@dataclass
-class Rig:
+@dataclass(kw_only=True)
+class Rig(MeasuredRig):
     """A DCS entry loaded against the simulator through the fault proxy."""
 
-    hass: HomeAssistant
     sim: DcsSimulator
     proxy: FaultProxy
     entry: MockConfigEntry
     clock: list[datetime]  # the simulator's (frozen) clock
-    ids: dict[str, str] = field(default_factory=dict)  # wire id (R735, VM9) -> entity id
     baseline: dict[str, float] = field(default_factory=dict)
-    seen: list[State] = field(default_factory=list)
 
     @property
     def runtime(self) -> DcsRuntime:
@@ -91,9 +87,6 @@ class Rig:
             if not reg.is_instantaneous and "kWh" in reg.unit
         }
 
-    def states(self) -> dict[str, str]:
-        return {wire: self.hass.states.get(eid).state for wire, eid in self.ids.items()}  # type: ignore[union-attr]
-
     async def poll(self) -> None:
         """One poll (time moves by the poll interval)."""
         seconds = self.runtime.coordinator.update_interval.total_seconds()  # type: ignore[union-attr]
@@ -110,23 +103,6 @@ class Rig:
         assert values == pytest.approx(expected or self.baseline)
         totals = self.totals()
         assert {wire: values[wire] for wire in totals} == pytest.approx(totals)
-
-    def assert_unavailable(self) -> None:
-        assert set(self.states().values()) == {STATE_UNAVAILABLE}
-
-    def assert_honest(self, *allowed: dict[str, float]) -> None:
-        """Every state recorded was unavailable or one of the simulator's values."""
-        wires = {eid: wire for wire, eid in self.ids.items()}
-        for state in self.seen:
-            if state.state == STATE_UNAVAILABLE:
-                continue
-            wire = wires[state.entity_id]
-            assert any(float(state.state) == pytest.approx(a[wire]) for a in allowed), state
-
-    def no_action_needed(self) -> None:
-        """Transient: no reauthentication, no repair issue."""
-        assert not self.hass.config_entries.flow.async_progress()
-        assert not [key for key in ir.async_get(self.hass).issues if DOMAIN in key[0] + key[1]]
 
 
 @contextlib.asynccontextmanager
@@ -157,14 +133,8 @@ async def rig(hass: HomeAssistant) -> AsyncIterator[Rig]:
             test_rig.baseline = {w: float(s) for w, s in test_rig.states().items()}
             test_rig.assert_current()  # the oracle agrees with the entities before any fault
 
-            @callback
-            def record(event: Event[EventStateChangedData]) -> None:
-                if (new := event.data["new_state"]) is not None:
-                    test_rig.seen.append(new)
-
-            unsub = async_track_state_change_event(hass, list(test_rig.ids.values()), record)
-            yield test_rig
-            unsub()
+            with test_rig.recording():
+                yield test_rig
         finally:
             if entry.state is ConfigEntryState.LOADED:
                 await hass.config_entries.async_unload(entry.entry_id)

@@ -41,7 +41,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Callable
 import contextlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import timedelta
 import time
 from typing import Any
@@ -49,11 +49,10 @@ from unittest.mock import patch
 
 from homeassistant.config_entries import SOURCE_REAUTH, ConfigEntryState
 from homeassistant.const import ATTR_ENTITY_ID, STATE_ON, STATE_UNAVAILABLE
-from homeassistant.core import Event, EventStateChangedData, HomeAssistant, State, callback
+from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers import entity_registry as er, issue_registry as ir
-from homeassistant.helpers.event import async_track_state_change_event
 from homeassistant.util import dt as dt_util
 import pytest
 from pytest_homeassistant_custom_component.common import (
@@ -87,6 +86,7 @@ from .e3dc_helpers import (
     entry_options,
     recorder_config,  # noqa: F401 - the fixture
 )
+from .fault_rig import MeasuredRig
 
 TIMEOUT = 2.0  # the client's reply timeout while the network is fine (a loaded CI stays green)
 STALL_TIMEOUT = 0.2  # while a stall or half-open fault lasts: past it quickly
@@ -111,18 +111,15 @@ class Ticks:
         return self.now
 
 
-@dataclass
-class Rig:
+@dataclass(kw_only=True)
+class Rig(MeasuredRig):
     """An entry loaded against the simulator through the fault proxy."""
 
-    hass: HomeAssistant
     sim: E3dcSimulator
     proxy: FaultProxy
     entry: MockConfigEntry
     clock: Ticks  # the simulator's wall clock (frozen)
     ticks: Ticks  # the client's monotonic clock
-    ids: dict[str, str] = field(default_factory=dict)  # measurement key -> entity id
-    seen: list[State] = field(default_factory=list)  # every state they took while recording
 
     @property
     def runtime(self) -> E3dcRuntime:
@@ -134,9 +131,6 @@ class Rig:
         """What the simulator answers now for each measurement."""
         flows = self.sim.model.flows(self.clock())
         return {key: value(flows) for key, value in MEASURED.items()}
-
-    def states(self) -> dict[str, str]:
-        return {key: self.hass.states.get(eid).state for key, eid in self.ids.items()}  # type: ignore[union-attr]
 
     async def poll(self) -> None:
         """One poll of every cadence that is due (time moves by the live interval)."""
@@ -155,23 +149,6 @@ class Rig:
         """Every measurement shows the simulator's current value."""
         expected = self.expected()
         assert {k: float(v) for k, v in self.states().items()} == pytest.approx(expected)
-
-    def assert_unavailable(self) -> None:
-        assert set(self.states().values()) == {STATE_UNAVAILABLE}
-
-    def assert_honest(self, *allowed: dict[str, float]) -> None:
-        """Every state recorded was unavailable or one of the simulator's values."""
-        keys = {eid: key for key, eid in self.ids.items()}
-        for state in self.seen:
-            if state.state == STATE_UNAVAILABLE:
-                continue
-            key = keys[state.entity_id]
-            assert any(float(state.state) == pytest.approx(a[key]) for a in allowed), state
-
-    def no_action_needed(self) -> None:
-        """Transient: no reauthentication, no repair issue."""
-        assert not self.hass.config_entries.flow.async_progress()
-        assert not [key for key in ir.async_get(self.hass).issues if DOMAIN in key[1] + key[0]]
 
 
 @contextlib.asynccontextmanager
@@ -225,14 +202,8 @@ async def rig(hass: HomeAssistant, *, scan_interval: int = 300) -> AsyncIterator
                 test_rig.ids[key] = entity_id
             test_rig.assert_current()  # the oracle agrees with the entities before any fault
 
-            @callback
-            def record(event: Event[EventStateChangedData]) -> None:
-                if (new := event.data["new_state"]) is not None:
-                    test_rig.seen.append(new)
-
-            unsub = async_track_state_change_event(hass, list(test_rig.ids.values()), record)
-            yield test_rig
-            unsub()
+            with test_rig.recording():
+                yield test_rig
     finally:
         if entry.state is ConfigEntryState.LOADED:
             await hass.config_entries.async_unload(entry.entry_id)
