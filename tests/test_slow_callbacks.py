@@ -171,3 +171,35 @@ def test_meterlink_must_own_enough_of_the_samples(monitor: SlowCallbackMonitor) 
     # no samples at all (the sampler did not run): listed, never MeterLink's
     monitor.check(handle, wall=0.09, cpu=0.08, switches=0, key=(3, 0.0))
     assert [s.ours for s in monitor.take()] == [False, True, False]
+
+
+def test_one_sample_in_meterlink_code_is_not_enough(monitor: SlowCallbackMonitor) -> None:
+    handle = asyncio.Handle(print, (), asyncio.new_event_loop())
+    handle._loop.close()
+    ours = (f"{OURS}sensor.py:417 (__init__)",)
+    # 600 ms of CPU, one sample of one: a share of 1 but no evidence
+    monitor._samples[(1, 0.0)] = [ours]
+    monitor.check(handle, wall=0.66, cpu=0.6, switches=0, key=(1, 0.0))
+    monitor._samples[(2, 0.0)] = [ours, ours]
+    monitor.check(handle, wall=0.66, cpu=0.6, switches=0, key=(2, 0.0))
+    assert [s.ours for s in monitor.take()] == [False, True]
+
+
+def test_garbage_collection_is_not_meterlinks_time(monitor: SlowCallbackMonitor) -> None:
+    # a heap of reference cycles that takes well over the threshold to collect
+    heap: list[object] = []
+    for _ in range(600_000):
+        pair: list[object] = []
+        pair.append([pair])
+        heap.append(pair)
+    namespace: dict[str, object] = {"HEAP": heap}
+    source = "def collect():\n    import gc\n    HEAP.clear()\n    gc.collect()\n"
+    exec(compile(source, OURS + "fake_allocator.py", "exec"), namespace)  # noqa: S102
+    started = time.thread_time()
+    _run_callbacks(monitor, namespace["collect"])
+    assert time.thread_time() - started > 0.05  # the collection really took that long
+    # the collection's time is taken out: what is left (if a loaded machine made the rest slow
+    # at all) is far under the threshold in CPU, and nothing is MeterLink's
+    assert monitor._gc_time
+    left = monitor.take()
+    assert all(s.cpu_ms < 50 and not s.ours for s in left), left
