@@ -491,8 +491,8 @@ def test_automation_from_the_ui_switches_a_relay(
     ui.shot("automation-relay-on")
 
 
-def statistic_id(ui: Ui, prefix: str, name: str) -> str:
-    """Return the id of the one MeterLink statistic starting with ``prefix`` named ``name``."""
+def statistic_id(ui: Ui, prefix: str, name: str, suffix: str = "") -> str:
+    """The id of the one MeterLink statistic ``prefix``…``suffix`` whose name has ``name``."""
     found: list[str] = []
 
     def listed() -> bool:
@@ -500,7 +500,9 @@ def statistic_id(ui: Ui, prefix: str, name: str) -> str:
         found[:] = [
             str(s["statistic_id"])
             for s in ui.ws({"type": "recorder/list_statistic_ids", "statistic_type": "sum"})
-            if s["statistic_id"].startswith(prefix) and name in (s.get("name") or "")
+            if s["statistic_id"].startswith(prefix)
+            and s["statistic_id"].endswith(suffix)
+            and name in (s.get("name") or "")
         ]
         return bool(found)
 
@@ -511,13 +513,23 @@ def statistic_id(ui: Ui, prefix: str, name: str) -> str:
 
 def add_grid_consumption(ui: Ui, stat_id: str) -> None:
     """Settings → Dashboards → Energy: add a grid consumption, picking a statistic by its id."""
-    ui.page.get_by_role("button", name=re.compile("add consumption", re.IGNORECASE)).first.click()
+    add = ui.page.get_by_role("button", name=re.compile("add consumption", re.IGNORECASE)).first
     picker = ui.page.get_by_role("combobox", name=re.compile("Consumed energy")).first
+    # a click while the page redraws after the previous save opens nothing: click again
+    for attempt in range(3):
+        add.click()
+        try:
+            picker.wait_for(timeout=5000)
+            break
+        except PlaywrightTimeoutError:
+            if attempt == 2:
+                raise
     picker.click()
     picker.fill(stat_id)
     ui.page.get_by_role("option").filter(has_text=stat_id).first.click()
     ui.page.get_by_role("button", name=re.compile("^save$", re.IGNORECASE)).click()
     eventually(lambda: stat_id in grid_consumption(ui))
+    picker.wait_for(state="detached")  # the dialog has closed
 
 
 def grid_consumption(ui: Ui) -> list[str]:
@@ -553,7 +565,8 @@ def test_energy_dashboard_shows_the_imported_history(ui: Ui, api: HassApi) -> No
     profile; the past week shows bars before MeterLink was even added.
     """
     dcs = statistic_id(ui, "meterlink:dcs_", "Main Incomer Active Energy (import)")
-    dlms = statistic_id(ui, "meterlink:dlms_", "1.0.1.8.0.255")
+    # the load profile's statistic is named after the register's sensor once it has a state
+    dlms = statistic_id(ui, "meterlink:dlms_", "(load profile)", suffix="_1_0_1_8_0_255")
     # the imports run in the background: a week of days for each before the dashboard
     eventually(
         lambda: all(len(c) >= 7 for c in daily_changes(ui, [dcs, dlms], 7).values()), timeout=90
