@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections import deque
 import contextlib
 import dataclasses
 from enum import StrEnum
@@ -23,6 +24,7 @@ if TYPE_CHECKING:
     from .meter import SimMeter
 
 NAK = b"\x15"
+EVENTS_KEPT = 100_000  # bus events kept for tests and the demo to inspect
 
 
 class Fault(StrEnum):
@@ -90,7 +92,8 @@ class EkmSimBus:
         self._lost_acks = 0
         self.selected: str | None = None
         self.authorized = False
-        self.events: list[BusEvent] = []
+        # the latest events (a long-running demo or soak must not grow without bound)
+        self.events: deque[BusEvent] = deque(maxlen=EVENTS_KEPT)
         self._listeners: list[Callable[[BusEvent], None]] = []
         self.state_file = state_file
         if state_file is not None and state_file.exists():

@@ -17,7 +17,7 @@ from custom_components.meterlink.protocols.ekm.models import (
     EkmV4Reading,
     EkmVersion,
 )
-from simulators.ekm.bus import NAK, EkmSimBus, Fault
+from simulators.ekm.bus import EVENTS_KEPT, NAK, BusEvent, EkmSimBus, Fault
 from simulators.ekm.meter import SimMeter
 
 ROOT = pathlib.Path(__file__).resolve().parents[3]
@@ -269,3 +269,12 @@ async def test_ekmmeters_reads_and_switches_a_relay_through_the_pty() -> None:
     assert result["v3_addr"] == V3
     writes = [e.detail for e in bus.events if e.kind == "write"]
     assert writes == ["0081(10000)"]
+
+
+def test_bus_keeps_only_the_latest_events() -> None:
+    bus, _ = make_bus()
+    for n in range(EVENTS_KEPT + 5):
+        bus._record(BusEvent(kind="read", address=V4, detail=str(n)))
+    assert len(bus.events) == EVENTS_KEPT
+    assert bus.events[0].detail == "5"
+    assert bus.events[-1].detail == str(EVENTS_KEPT + 4)
