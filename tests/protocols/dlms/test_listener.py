@@ -12,9 +12,10 @@ from custom_components.meterlink.protocols.dlms.errors import (
     DlmsConnectionError,
     DlmsDecipherError,
     DlmsError,
+    DlmsIntegrityError,
     DlmsTimeoutError,
 )
-from custom_components.meterlink.protocols.dlms.listener import DlmsPushListener
+from custom_components.meterlink.protocols.dlms.listener import KEY_FAILURES, DlmsPushListener
 from custom_components.meterlink.protocols.dlms.models import DlmsSecurity
 from custom_components.meterlink.protocols.dlms.push import PushFraming
 from simulators.dlms.han import HanList, PushSecurity
@@ -59,10 +60,28 @@ async def test_tcp_listener_skips_bad_frames_and_reconnects() -> None:
             assert notification.invocation_counter == 2
             assert notification.push_list.list_id == "AIDON_V0001"
             assert errors
+            # after the keys worked, a notification failing its tag is skipped as damage ...
+            errors.clear()
             sim.faults.wrong_keys = True
             await sim.push()
+            sim.faults.wrong_keys = False
+            await sim.push()
+            notification = await listener.receive()
+            assert notification.invocation_counter == 4
+            assert [type(e) for e in errors] == [DlmsIntegrityError]
+            # ... and only KEY_FAILURES in a row mean the meter's keys changed
+            sim.faults.wrong_keys = True
+            for _ in range(KEY_FAILURES - 1):
+                await sim.push()
+            sim.faults.wrong_keys = False
+            await sim.push()  # a good one in between starts the count again
+            assert (await listener.receive()).invocation_counter == 7
+            sim.faults.wrong_keys = True
+            for _ in range(KEY_FAILURES):
+                await sim.push()
             with pytest.raises(DlmsDecipherError):
                 await listener.receive()
+            assert len(errors) == 1 + (KEY_FAILURES - 1) + (KEY_FAILURES - 1)
             sim.faults.wrong_keys = False
             sim.faults.drop_after = 0
             await sim.push()

@@ -7,7 +7,13 @@ import contextlib
 import logging
 from typing import TYPE_CHECKING, Self
 
-from .errors import DlmsConnectionError, DlmsDecipherError, DlmsError, DlmsTimeoutError
+from .errors import (
+    DlmsConnectionError,
+    DlmsDecipherError,
+    DlmsError,
+    DlmsIntegrityError,
+    DlmsTimeoutError,
+)
 from .push import DlmsPushDecoder, PushFraming
 
 if TYPE_CHECKING:
@@ -30,13 +36,19 @@ except ImportError:  # pragma: no cover - not POSIX
     _PORT_ERRORS = (OSError,)
 
 
+# Decipher failures in a row, after the keys had worked, that mean the meter's keys changed.
+KEY_FAILURES = 3
+
+
 class DlmsPushListener:
     """Read pushed notifications from a TCP bridge or a serial port, one at a time.
 
     ``receive()`` returns the next notification. Malformed frames are skipped (and reported to
     ``on_error``); a wrong key raises :class:`DlmsDecipherError` so the caller can start a
-    reauthentication; a closed link raises :class:`DlmsConnectionError` (call ``receive``
-    again to reconnect).
+    reauthentication. Once the keys have deciphered a notification, one that fails its check
+    is taken for damage on the line and skipped (as :class:`DlmsIntegrityError`); only
+    ``KEY_FAILURES`` failures in a row (the meter's keys were changed) raise. A closed link
+    raises :class:`DlmsConnectionError` (call ``receive`` again to reconnect).
     """
 
     def __init__(
@@ -65,6 +77,8 @@ class DlmsPushListener:
         self._reader: asyncio.StreamReader | None = None
         self._writer: asyncio.StreamWriter | None = None
         self._decoder = self._new_decoder()
+        self._keys_proven = False  # a notification was deciphered with these keys
+        self._key_failures = 0  # decipher failures in a row since
 
     def _new_decoder(self) -> DlmsPushDecoder:
         return DlmsPushDecoder(
@@ -134,13 +148,26 @@ class DlmsPushListener:
         """Return a buffered notification, skipping (and reporting) malformed frames."""
         while True:
             try:
-                return self._decoder.next_notification()
-            except DlmsDecipherError:
-                raise
+                notification = self._decoder.next_notification()
+            except DlmsDecipherError as err:
+                self._key_failures += 1
+                if not self._keys_proven or self._key_failures >= KEY_FAILURES:
+                    raise
+                # the keys worked before: most likely a frame damaged on its way
+                msg = f"a notification failed its integrity check: {err}"
+                _LOGGER.debug("skipping push data: %s", msg)
+                if self._on_error is not None:
+                    self._on_error(DlmsIntegrityError(msg))
+                continue
             except DlmsError as err:
                 _LOGGER.debug("skipping malformed push data: %s", err)
                 if self._on_error is not None:
                     self._on_error(err)
+                continue
+            if notification is not None:
+                self._keys_proven = True
+                self._key_failures = 0
+            return notification
 
     async def _read(self, reader: asyncio.StreamReader) -> bytes:
         """Read the next chunk; close and raise a typed error when the link fails."""
