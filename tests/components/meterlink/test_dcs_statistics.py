@@ -91,6 +91,10 @@ async def test_sums_match_the_meter_across_a_dst_change(
         ids = await get_instance(hass).async_add_executor_job(list_statistic_ids, hass, {stat_id})
         assert ids[0]["source"] == DOMAIN
         assert ids[0]["statistics_unit_of_measurement"] == "kWh"
+        # named apart from the live sensor, which the Energy dashboard's picker also lists
+        meter = sim.meters[0]
+        register = next(r for r in meter.registers if r.id == reg)
+        assert ids[0]["name"] == f"{meter.name} {register.name} (history)"
 
         rows = await hourly(hass, stat_id, first, now)
         assert rows[0]["start"] == first.timestamp()

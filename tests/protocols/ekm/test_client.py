@@ -5,11 +5,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import logging
 import time
 
 import pytest
 
-from custom_components.meterlink.protocols.ekm import codec
+from custom_components.meterlink.protocols.ekm import client as ekm_client, codec
 from custom_components.meterlink.protocols.ekm.client import (
     EkmBus,
     mask_secrets,
@@ -589,3 +590,22 @@ async def test_close_fails_the_exchange_in_flight(sim: EkmSimBus, tcp_bus: EkmBu
     await tcp_bus.close()
     with pytest.raises(EkmConnectionError, match="closed"):
         await reading
+
+
+async def test_a_port_refusing_7e1_is_reported_once(
+    sim: EkmSimBus, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # pty paths are reused within a run: start from no port reported yet
+    monkeypatch.setattr(ekm_client, "_SOFTWARE_PARITY_PORTS", set())
+    caplog.set_level(logging.DEBUG, logger=ekm_client.__name__)
+    port = sim.start_pty()
+    for _ in range(3):  # every reload of the entry opens the port again with a new bus
+        async with EkmBus(
+            port=port, baudrate=FAST, turnaround=TURNAROUND, char_gap=CHAR_GAP
+        ) as bus:
+            assert isinstance(await bus.read(V3_1, 3), EkmV3Reading)
+            refused = bus.software_parity
+    warnings = [r for r in caplog.records if "refuses 7E1" in r.getMessage()]
+    if not refused:
+        pytest.skip("this kernel's pseudo-terminals accept 7E1")
+    assert [r.levelname for r in warnings] == ["WARNING", "DEBUG", "DEBUG"]

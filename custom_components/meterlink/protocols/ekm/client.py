@@ -67,6 +67,8 @@ DEFAULT_TURNAROUND: Final = 1.0
 # Allowance for gaps inside a frame (USB adapters and TCP bridges deliver in bursts).
 DEFAULT_CHAR_GAP: Final = 0.1
 DEFAULT_CONNECT_TIMEOUT: Final = 10.0
+# Serial ports already reported as refusing 7E1 (the warning is logged once per port).
+_SOFTWARE_PARITY_PORTS: set[str] = set()
 # Seconds a read-back of the meter clock may differ from the time that was set.
 TIME_TOLERANCE: Final = 5.0
 _HOST_PORT: Final = re.compile(r"^(?P<host>[A-Za-z0-9_.\-]+|\[[0-9A-Fa-f:]+\]):(?P<port>\d{1,5})$")
@@ -260,7 +262,10 @@ class EkmBus:
         except EkmConnectionError as err:
             if is_socket or self.software_parity or not isinstance(err.__cause__, _TERMIOS_ERRORS):
                 raise
-            _LOGGER.warning("%s refuses 7E1 (%s); using 8N1 with software parity", self.url, err)
+            # once per port and process: every reload opens the port again the same way
+            log = _LOGGER.debug if self.url in _SOFTWARE_PARITY_PORTS else _LOGGER.warning
+            log("%s refuses 7E1 (%s); using 8N1 with software parity", self.url, err)
+            _SOFTWARE_PARITY_PORTS.add(self.url)
             self.software_parity = True
             await self._open_once(serial_8n1=True)
 

@@ -169,7 +169,8 @@ class DcsStatisticsImporter:
     def _metadata(self, stat_id: str, info: DcsTargetInfo) -> StatisticMetaData:
         unit = dcs_unit(info.unit, instantaneous=info.is_instantaneous, name=info.name)
         meter = self.runtime.meter_of(info)
-        name = f"{meter.name} {info.name}" if meter else info.name
+        # "(history)": the Energy dashboard's picker lists the live sensor by the same name
+        name = f"{meter.name} {info.name} (history)" if meter else f"{info.name} (history)"
         metadata = StatisticMetaData(
             mean_type=StatisticMeanType.ARITHMETIC
             if info.is_instantaneous
