@@ -7,7 +7,7 @@ from unittest.mock import patch
 
 from homeassistant.config_entries import SOURCE_USER, ConfigEntryState
 from homeassistant.core import HomeAssistant
-from homeassistant.data_entry_flow import FlowResultType
+from homeassistant.data_entry_flow import FlowResultType, InvalidData
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
@@ -75,6 +75,29 @@ async def test_full_flow_creates_entry(hass: HomeAssistant, dcs_sim: DcsSimulato
     assert options["import_statistics"] is True
     assert options["backfill_days"] == 365
     assert result["result"].unique_id == dcs_sim.url.lower()
+
+
+async def test_history_depth_is_chosen_while_adding(
+    hass: HomeAssistant, dcs_sim: DcsSimulator
+) -> None:
+    flow_id = await start_dcs_flow(hass)
+    await hass.config_entries.flow.async_configure(flow_id, form(dcs_sim))
+    meter = dcs_sim.meters[0]
+    with pytest.raises(InvalidData):  # out of range: the form refuses it
+        await hass.config_entries.flow.async_configure(
+            flow_id, {"meters": [str(meter.id)], "backfill_days": 0}
+        )
+    await hass.config_entries.flow.async_configure(
+        flow_id,
+        {"meters": [str(meter.id)], "import_statistics": False, "backfill_days": 30},
+    )
+    with patch("custom_components.meterlink.async_setup_entry", return_value=True):
+        result = await hass.config_entries.flow.async_configure(
+            flow_id, {"registers": [f"R{meter.registers[0].id}"]}
+        )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["options"]["backfill_days"] == 30
+    assert result["options"]["import_statistics"] is False
 
 
 async def test_virtual_meters_only_skips_registers(

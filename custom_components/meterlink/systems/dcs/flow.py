@@ -204,6 +204,22 @@ def _register_options(view: DcsServerView, meter_ids: list[str]) -> list[SelectO
     ]
 
 
+def _history_fields(options: Mapping[str, Any]) -> dict[vol.Required, Any]:
+    """Whether to import the history into statistics, and how far back (add and options)."""
+    return {
+        vol.Required(
+            CONF_IMPORT_STATISTICS, default=options.get(CONF_IMPORT_STATISTICS, True)
+        ): BooleanSelector(),
+        vol.Required(
+            CONF_BACKFILL_DAYS, default=options.get(CONF_BACKFILL_DAYS, DEFAULT_BACKFILL_DAYS)
+        ): NumberSelector(
+            NumberSelectorConfig(
+                min=1, max=3650, step=1, unit_of_measurement="d", mode=NumberSelectorMode.BOX
+            )
+        ),
+    }
+
+
 def _registers_schema(options: list[SelectOptionDict], defaults: list[str] | None) -> vol.Schema:
     known = [o["value"] for o in options]
     default = known if defaults is None else [d for d in defaults if d in known] or known
@@ -270,9 +286,11 @@ class DcsFlowMixin(ConfigFlow):
                 if user_input.get(CONF_METERS):
                     return await self.async_step_dcs_registers()
                 return self._dcs_create({CONF_REGISTERS: []})
+        # how much history to import is asked here: a year of every register of a big server
+        # keeps the recorder busy for minutes, so a person may want less from the start
         return self.async_show_form(
             step_id="dcs_select",
-            data_schema=_select_schema(self._dcs_view, {}),
+            data_schema=_select_schema(self._dcs_view, {}).extend(_history_fields({})),
             errors=errors,
             description_placeholders={"url": self._dcs_data[CONF_URL]},
         )
@@ -289,18 +307,18 @@ class DcsFlowMixin(ConfigFlow):
         )
 
     def _dcs_create(self, registers: dict[str, Any]) -> ConfigFlowResult:
-        data = self._dcs_data
+        data, selection = self._dcs_data, self._dcs_selection
         host = normalise_http_url(data[CONF_URL]).split("://", 1)[1]
         return self.async_create_entry(
             title=f"DCS {host}",
             data=data,
             options={
-                CONF_METERS: list(self._dcs_selection.get(CONF_METERS, [])),
-                CONF_VIRTUAL_METERS: list(self._dcs_selection.get(CONF_VIRTUAL_METERS, [])),
+                CONF_METERS: list(selection.get(CONF_METERS, [])),
+                CONF_VIRTUAL_METERS: list(selection.get(CONF_VIRTUAL_METERS, [])),
                 CONF_REGISTERS: list(registers.get(CONF_REGISTERS, [])),
                 CONF_SCAN_INTERVAL: int(DEFAULT_SCAN_INTERVAL.total_seconds()),
-                CONF_IMPORT_STATISTICS: True,
-                CONF_BACKFILL_DAYS: DEFAULT_BACKFILL_DAYS,
+                CONF_IMPORT_STATISTICS: bool(selection.get(CONF_IMPORT_STATISTICS, True)),
+                CONF_BACKFILL_DAYS: int(selection.get(CONF_BACKFILL_DAYS, DEFAULT_BACKFILL_DAYS)),
                 CONF_CAPTURE_FRAMES: False,
             },
         )
@@ -427,21 +445,7 @@ class DcsOptionsFlow(OptionsFlow):
                         mode=NumberSelectorMode.BOX,
                     )
                 ),
-                vol.Required(
-                    CONF_IMPORT_STATISTICS, default=options.get(CONF_IMPORT_STATISTICS, True)
-                ): BooleanSelector(),
-                vol.Required(
-                    CONF_BACKFILL_DAYS,
-                    default=options.get(CONF_BACKFILL_DAYS, DEFAULT_BACKFILL_DAYS),
-                ): NumberSelector(
-                    NumberSelectorConfig(
-                        min=1,
-                        max=3650,
-                        step=1,
-                        unit_of_measurement="d",
-                        mode=NumberSelectorMode.BOX,
-                    )
-                ),
+                **_history_fields(options),
                 vol.Required(
                     CONF_CAPTURE_FRAMES, default=options.get(CONF_CAPTURE_FRAMES, False)
                 ): BooleanSelector(),
