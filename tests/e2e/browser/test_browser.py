@@ -44,6 +44,7 @@ pytestmark = pytest.mark.e2e
 
 NUMBER = re.compile(r"^-?\d+(\.\d+)?$")
 DCS_OTHER_METERS = ("Gas Meter", "Water Meter", "Lighting Board", "Site Electricity", "Site Power")
+DCS_HISTORY_DAYS = 30  # chosen while adding the DCS server
 DLMS_METER = "DLMS SIM0000000001"
 MODBUS_TERM = "Plant meter"
 # a person's point list for unit 1 of the simulator: its live energy and power registers, a
@@ -119,6 +120,8 @@ def test_dcs_wrong_password_then_add(ui: Ui, simulators: Simulators, api: HassAp
     # history each, which Home Assistant's recorder takes minutes to import on 2 cores
     for other in DCS_OTHER_METERS:
         ui.page.get_by_label(re.compile(rf"^{re.escape(other)}")).uncheck()
+    # a month of history is plenty for the Energy dashboard's week (the default is a year)
+    ui.fill_labelled("History to import at first", str(DCS_HISTORY_DAYS))
     ui.shot("dcs-meters")
     ui.forward()
     ui.dialog_text("Choose registers")
@@ -592,5 +595,7 @@ def test_energy_dashboard_shows_the_imported_history(ui: Ui, api: HassApi) -> No
     assert ui.page.get_by_text("There is no data for this period.").count() == 0
     changes = daily_changes(ui, [dcs, dlms], 7)
     assert all(sum(c) > 0 for c in changes.values()), changes
+    # the DCS history goes back as far as chosen while adding the server, no further
+    assert len(daily_changes(ui, [dcs], 3 * DCS_HISTORY_DAYS)[dcs]) <= DCS_HISTORY_DAYS + 1
     ui.settle(chart)  # the bars grow in an animation
     ui.shot("energy-dashboard")
