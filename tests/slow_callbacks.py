@@ -224,6 +224,9 @@ class SlowCallbackMonitor:
         samples = self._samples.pop(key, [])
         if not self.is_offender(wall, cpu, switches):
             return
+        collecting = sum(1 for stack in samples if stack == (GC_MARK,))
+        # samples taken during a collection: its time is already out of ``cpu`` (see _run)
+        samples = [stack for stack in samples if stack != (GC_MARK,)]
         if samples:
             owners = [_stack_owner(stack) for stack in samples]
             # MeterLink's share of the samples, times the time the callback held the loop, must
@@ -236,6 +239,8 @@ class SlowCallbackMonitor:
             # blocking calls are refused by Home Assistant's guard instead (below)
             ours = share * cpu > self.threshold_s and our_samples >= MIN_OUR_SAMPLES
             locations = tuple(dict.fromkeys(o for o in owners if o is not None)) or ("(logging)",)
+        elif collecting:
+            locations, ours = ("(garbage collection)",), False
         else:
             # no sample was taken (the sampling thread did not run: a loaded machine): where the
             # task stopped is not where the time went, so it is listed but fails nothing
@@ -281,7 +286,7 @@ def _stack_owner(stack: tuple[str, ...]) -> str | None:
     Log output is not counted: in production Home Assistant logs through a queue handler, so a
     record never waits for its stream in the event loop; under pytest it is written in place.
     """
-    if stack == (GC_MARK,) or any(line.startswith(LOGGING) for line in stack):
+    if any(line.startswith(LOGGING) for line in stack):
         return None
     for line in stack:
         path = line.rsplit(":", 1)[0]

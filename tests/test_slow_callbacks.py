@@ -11,7 +11,7 @@ import time
 from homeassistant import block_async_io
 import pytest
 
-from tests.slow_callbacks import OURS, SlowCallbackMonitor
+from tests.slow_callbacks import GC_MARK, OURS, SlowCallbackMonitor
 
 # The callbacks below are slow on purpose; the session's own monitor must not fail these tests.
 pytestmark = pytest.mark.allow_slow_callbacks
@@ -183,6 +183,25 @@ def test_one_sample_in_meterlink_code_is_not_enough(monitor: SlowCallbackMonitor
     monitor._samples[(2, 0.0)] = [ours, ours]
     monitor.check(handle, wall=0.66, cpu=0.6, switches=0, key=(2, 0.0))
     assert [s.ours for s in monitor.take()] == [False, True]
+
+
+def test_samples_taken_during_a_collection_do_not_dilute_meterlinks_share(
+    monitor: SlowCallbackMonitor,
+) -> None:
+    handle = asyncio.Handle(print, (), asyncio.new_event_loop())
+    handle._loop.close()
+    ours = (f"{OURS}coordinator.py:80 (_async_update_data)",)
+    collecting = (GC_MARK,)
+    # 90 ms of CPU outside the collection (its time is already taken out), all of it in
+    # MeterLink code: the samples taken while collecting say nothing about whose that was
+    monitor._samples[(1, 0.0)] = [ours, ours, collecting, collecting]
+    monitor.check(handle, wall=0.1, cpu=0.09, switches=0, key=(1, 0.0))
+    # only collection samples: nobody's
+    monitor._samples[(2, 0.0)] = [collecting, collecting]
+    monitor.check(handle, wall=0.1, cpu=0.09, switches=0, key=(2, 0.0))
+    found = monitor.take()
+    assert [s.ours for s in found] == [True, False]
+    assert found[1].locations == ("(garbage collection)",)
 
 
 def test_garbage_collection_is_not_meterlinks_time(monitor: SlowCallbackMonitor) -> None:

@@ -520,8 +520,9 @@ def add_grid_consumption(ui: Ui, stat_id: str) -> None:
     picker = ui.page.get_by_role("combobox", name=re.compile("Consumed energy")).first
     # a click while the page redraws after the previous save opens nothing: click again
     for attempt in range(3):
-        add.click()
         try:
+            if not picker.is_visible():  # a slow dialog may have opened after all
+                add.click(timeout=5000)  # an open dialog's overlay refuses it: wait again
             picker.wait_for(timeout=5000)
             break
         except PlaywrightTimeoutError:

@@ -14,6 +14,7 @@ from .errors import (
     DlmsIntegrityError,
     DlmsTimeoutError,
 )
+from .models import DlmsSecurity
 from .push import DlmsPushDecoder, PushFraming
 
 if TYPE_CHECKING:
@@ -151,11 +152,15 @@ class DlmsPushListener:
                 notification = self._decoder.next_notification()
             except DlmsDecipherError as err:
                 self._key_failures += 1
+                # (after it raised once, every further failure raises until a notification is
+                # deciphered again: the caller is expected to stop and ask for the keys)
                 if not self._keys_proven or self._key_failures >= KEY_FAILURES:
                     raise
-                # the keys worked before: most likely a frame damaged on its way
+                # the keys worked before: most likely a frame damaged on its way (told once per
+                # run of failures: three in a row raise, and the caller starts a reauth)
                 msg = f"a notification failed its integrity check: {err}"
-                _LOGGER.debug("skipping push data: %s", msg)
+                log = _LOGGER.warning if self._key_failures == 1 else _LOGGER.debug
+                log("skipping push data: %s", msg)
                 if self._on_error is not None:
                     self._on_error(DlmsIntegrityError(msg))
                 continue
@@ -164,8 +169,8 @@ class DlmsPushListener:
                 if self._on_error is not None:
                     self._on_error(err)
                 continue
-            if notification is not None:
-                self._keys_proven = True
+            if notification is not None and notification.security is not DlmsSecurity.NONE:
+                self._keys_proven = True  # deciphered with the keys: they are right
                 self._key_failures = 0
             return notification
 

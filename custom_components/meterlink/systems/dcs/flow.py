@@ -290,7 +290,9 @@ class DcsFlowMixin(ConfigFlow):
         # keeps the recorder busy for minutes, so a person may want less from the start
         return self.async_show_form(
             step_id="dcs_select",
-            data_schema=_select_schema(self._dcs_view, {}).extend(_history_fields({})),
+            data_schema=self.add_suggested_values_to_schema(
+                _select_schema(self._dcs_view, {}).extend(_history_fields({})), user_input or {}
+            ),
             errors=errors,
             description_placeholders={"url": self._dcs_data[CONF_URL]},
         )
